@@ -1,0 +1,28 @@
+"""Networks of the engine: DiT, U-Net, EGNN, e3nn convolutions, embeddings.
+
+Names are imported lazily (PEP 562) so that ``import genforge.core.nets.dit`` does not pay for
+torch-geometric and e3nn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DiT": "dit", "DiTConfig": "dit", "TokenConditioning": "dit", "drop_labels": "dit",
+    "UNet": "unet", "UNetConfig": "unet",
+    "EGNN": "egnn", "EGNNLayer": "egnn", "EGNNDenoiser": "egnn",
+    "EquivariantConvolution": "equivariant", "EquivariantVectorHead": "equivariant",
+    "fully_connected_edges": "edges", "graph_edges": "edges", "edge_vectors": "edges",
+    "sinusoidal_embedding": "embeddings", "TimestepEmbedder": "embeddings",
+    "GaussianFourierFeatures": "embeddings", "FourierFeatures": "embeddings",
+    "MLP": "mlp", "seeded": "init",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -1,0 +1,105 @@
+"""The ``genforge`` command line: engine-level commands plus one sub-command group per domain.
+
+User errors (:class:`GenforgeError`) print one line and exit with code 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+import genforge
+from genforge.core.errors import GenforgeError
+
+app = typer.Typer(
+    name="genforge",
+    help="genforge: diffusion / flow generative models for molecules, materials, transition states, "
+    "trajectories, PDEs, Gaussian-splat 3D and medical imaging, on one engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+DOMAINS = ("toy2d",)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False
+          ) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def version() -> None:
+    """Print the genforge version."""
+    typer.echo(genforge.__version__)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML, e.g. configs/toy2d/cpu.yaml.")],
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config field, e.g. --set train.steps=500 (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
+) -> None:
+    """Train the model a recipe describes (its `task:` key picks the domain task)."""
+    from genforge.core.config import load_task_config, override
+
+    task, cfg = load_task_config(config)
+    cfg = override(cfg, overrides or [])
+    task.train(cfg, resume=resume)
+
+
+@app.command()
+def sample(
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A checkpoint written by `genforge train`.")],
+    num: Annotated[int, typer.Option("--num", "-n", help="How many samples to draw.")] = 1000,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for samples and figures.")] = Path(
+        "outputs/samples"),
+    steps: Annotated[int, typer.Option(help="Sampling steps (solver grid size).")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Draw samples from a trained checkpoint with the task's default solver."""
+    from genforge.core.config import task_from_checkpoint
+
+    task, cfg = task_from_checkpoint(checkpoint)
+    task.sample(cfg, checkpoint, num=num, out=out, steps=steps, seed=seed)
+
+
+def _register_domains() -> None:
+    for domain in DOMAINS:
+        module = importlib.import_module(f"genforge.domains.{domain}.cli")
+        module.register(app)
+
+
+_register_domains()
+
+
+def main() -> None:
+    """Console-script entry: run the app, turning user errors into one line and exit code 2."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except GenforgeError as err:
+        if debug:
+            raise
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as err:  # click usage errors arrive as ClickException
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(2)
+        raise
