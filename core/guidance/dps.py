@@ -12,11 +12,13 @@ is the score correction of their Eq. 16 with that norm,
     s'(x_t) = s(x_t) - \zeta\, \nabla_{x_t} \lVert y - A(\hat x_0(x_t)) \rVert_2,
 
 i.e. :func:`~genforge.core.guidance.objective.objective_guidance` with the cost
-:math:`J = \lVert y - A \hat x_0 \rVert` per sample (not over the batch) and scale zeta. A DDIM step
-t -> u with the wrapped denoiser adds :math:`-\zeta\, c(t, u)\, \nabla_{x_t} \lVert r \rVert` with
-:math:`c(t, u) = \sigma_t \alpha_u (\sigma_t/\alpha_t - \sigma_u/\alpha_u)` (about beta_i / 2 on a VP DDPM
-grid), so the paper's update with zeta' on a given grid is reproduced by ``zeta = 2 zeta' / c(t, u)``. Here
-zeta is a rate per unit of that step factor, so results do not depend on the number of steps.
+:math:`J = \lVert y - A \hat x_0 \rVert` per sample (not over the batch) and scale zeta. With
+:math:`\rho = \sigma/\alpha`, a step t -> u of the wrapped denoiser adds
+:math:`-\zeta\, c(t, u)\, \nabla_{x_t} \lVert r \rVert` to the step's mean, with
+:math:`c = \sigma_t \alpha_u (\rho_t - \rho_u)` for DDIM (about beta_i / 2 on a VP DDPM grid) and
+:math:`c = \sigma_t \alpha_u (\rho_t^2 - \rho_u^2) / \rho_t` for the ancestral (DDPM) step the paper uses
+(about beta_i). The paper's update with zeta' on a given grid is therefore ``zeta = 2 zeta' / c(t, u)``; here
+zeta is a rate per unit of the step factor, so results do not depend on the number of steps.
 
 The literal alternative, the plain norm divided by its own value (the gradient of zeta log ||r||), is
 singular as the residual vanishes: on low-dimensional problems, where it can, its residuals grow with zeta.
@@ -61,6 +63,6 @@ def dps(denoiser: Denoiser, operator: ForwardFn | Any, y: Tensor, zeta: float) -
         denoiser: the prior denoiser (any wrapper included; the gradient flows through it).
         operator: A as a callable or an object with an ``A`` method.
         y: measurements ``[B, ...]`` (or broadcastable against ``A(x0)``).
-        zeta: step rate (units of 1 / y; ``2 zeta' / c(t, u)`` for the paper's zeta').
+        zeta: step rate (units of 1 / y; ``2 zeta' / c(t, u)`` for the paper's zeta', see above).
     """
     return ObjectiveGuidance(denoiser, ResidualNorm(forward_operator(operator), y), zeta)

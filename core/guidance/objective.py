@@ -1,22 +1,23 @@
-r"""Objective-gradient guidance: tilt the sampled law by :math:`\exp(-s\,J(\hat x_0(x_t)))`.
+r"""Objective-gradient guidance: tilt the sampled law by :math:`\exp(-\gamma\,J(\hat x_0(x_t)))`.
 
-A user cost :math:`J(x_0) \in \mathbb{R}^B` (e.g. a PDE control cost) steers sampling through the score
-correction (the DPS construction, Chung et al. 2023, Eq. 16, with the likelihood replaced by ``-s J``)
-
-.. math::
-    s'(x_t) = s(x_t) - s\,\nabla_{x_t} J(\hat x_0(x_t)),
-
-differentiating through the denoiser. Tweedie's formula :math:`\hat x_0 = (x_t + \sigma^2 s)/\alpha`
-and :math:`\hat\varepsilon = -\sigma s` turn it into the returned estimates
+A user cost :math:`J(x_0) \in \mathbb{R}^B` (e.g. a PDE control cost) with scale :math:`\gamma` steers
+sampling through the score correction (the DPS construction, Chung et al. 2023, Eq. 16, with the
+log-likelihood replaced by :math:`-\gamma J`), differentiating through the denoiser:
 
 .. math::
-    \hat x_0' = \hat x_0 - \frac{\sigma^2}{\alpha}\, s\, g, \qquad
-    \hat\varepsilon' = \hat\varepsilon + \sigma\, s\, g, \qquad g = \nabla_{x_t} J(\hat x_0(x_t)),
+    s'(x_t) = s(x_t) - \gamma\, g, \qquad g = \nabla_{x_t} J(\hat x_0(x_t)).
+
+Tweedie's formula :math:`\hat x_0 = (x_t + \sigma^2 s)/\alpha` and :math:`\hat\varepsilon = -\sigma s`
+turn it into the returned estimates
+
+.. math::
+    \hat x_0' = \hat x_0 - \frac{\sigma^2}{\alpha}\, \gamma\, g, \qquad
+    \hat\varepsilon' = \hat\varepsilon + \sigma\, \gamma\, g,
 
 which keep :math:`x_t = \alpha \hat x_0' + \sigma \hat\varepsilon'`. A DDIM step t -> u with the wrapped
-denoiser moves x_u by the extra :math:`-s\,g\;\sigma_t\alpha_u(\sigma_t/\alpha_t - \sigma_u/\alpha_u)`
-(half the DDPM ancestral displacement :math:`\beta_i s g` for small steps). Where alpha(t) = 0, x_t carries
-no information on x0, the exact correction is zero and none is applied.
+denoiser moves x_u by the extra :math:`-\gamma\, g\; \sigma_t\alpha_u(\sigma_t/\alpha_t - \sigma_u/\alpha_u)`
+(for small steps on a VP DDPM grid, beta_i / 2 times gamma g: half the ancestral step's displacement).
+Where alpha(t) = 0, x_t carries no information on x0, the exact correction is zero and none is applied.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ def x0_eps_and_grad(denoiser: Denoiser, x_t: Tensor, t: Tensor,
     Shapes:
         x_t: ``[B, ...]``; t: ``[B]``; returns (x0_hat, eps_hat, grad), each shaped like ``x_t``.
     """
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError("gradient guidance needs autograd: use torch.no_grad(), not inference_mode()")
     attached = x_t.requires_grad
     with torch.enable_grad():
         x = x_t if attached else x_t.detach().requires_grad_(True)
         x0, eps = denoiser.x0_eps(x, t)
-        (grad,) = torch.autograd.grad(objective(x0).sum(), x, create_graph=attached)
+        total = objective(x0).sum()
+        grad = (torch.autograd.grad(total, x, create_graph=attached, materialize_grads=True)[0]
+                if total.requires_grad else torch.zeros_like(x))
     if not attached:
         x0, eps = x0.detach(), eps.detach()
     return x0, eps, grad
@@ -73,7 +78,7 @@ class ObjectiveGuidance(DenoiserWrapper):
     Args:
         inner: the denoiser to guide.
         objective: ``J(x0 [B, ...]) -> [B]`` (lower is better).
-        scale: the guidance strength s (units of 1 / J).
+        scale: the guidance strength gamma (units of 1 / J).
     """
 
     objective: Objective

@@ -48,7 +48,7 @@ def red_diff(denoiser: Denoiser, operator: ForwardFn | Any, y: Tensor, x_init: T
         lambda_: regularisation weight lambda.
         obs_sigma: measurement noise standard deviation s (units of y).
         weighting: ``snr_inv`` (lambda sigma_t / alpha_t) or ``constant``.
-        betas: Adam betas (the paper uses (0.9, 0.99)).
+        betas: Adam betas ((0.9, 0.99) as in the authors' code).
         generator: source of the noise eps.
     """
     if weighting not in WEIGHTINGS:

@@ -215,7 +215,7 @@ def _multistep_update(x: Tensor, x0: Tensor, start: PathPoint, end: PathPoint,
     second = (slope_0 - slope_1) / (r0 + r1)
     phi_2 = phi_1 / h + 1.0
     phi_3 = phi_2 / h - 0.5
-    return x_next + end.alpha * phi_2 * first - end.alpha * phi_3 * second
+    return x_next + end.alpha * phi_2 * first - 2.0 * end.alpha * phi_3 * second
 
 
 def _extrapolate_to_clean(history: list[_Evaluated]) -> Tensor:

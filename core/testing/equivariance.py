@@ -60,7 +60,7 @@ def _shift(points: Tensor, translation: Tensor, batch: Tensor) -> Tensor:
 def _max_error(name: str, actual: Tensor, expected: Tensor, tol: float) -> float:
     if actual.shape != expected.shape:
         raise AssertionError(f"{name}: shape {tuple(actual.shape)} != {tuple(expected.shape)}")
-    error = float((actual - expected).abs().max()) if actual.numel() else 0.0
+    error = float((actual - expected).detach().abs().max()) if actual.numel() else 0.0
     if not error <= tol:
         raise AssertionError(f"{name}: max abs error {error:.3e} > tol {tol:.1e}")
     return error

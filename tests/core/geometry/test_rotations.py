@@ -44,8 +44,8 @@ def test_quaternion_round_trip() -> None:
 def test_axis_angle_matches_rodrigues_and_round_trips() -> None:
     angle = 0.7
     rotation = axis_angle_to_matrix(torch.tensor([0.0, 0.0, angle], dtype=F64))
-    expected = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0],
-                             [0.0, 0.0, 1.0]], dtype=F64)
+    cos, sin = math.cos(angle), math.sin(angle)
+    expected = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]], dtype=F64)
     assert torch.allclose(rotation, expected, atol=1e-14)
     generator = torch.Generator().manual_seed(3)
     axes = torch.nn.functional.normalize(torch.randn(50, 3, generator=generator, dtype=F64), dim=-1)

@@ -1,4 +1,4 @@
-"""Exact Gaussian denoisers and a plain DDIM loop for the guidance tests (no dependency on core.solvers)."""
+"""Exact Gaussian denoisers, a tiny nonlinear network and finite differences for the guidance tests."""
 
 from __future__ import annotations
 
@@ -54,21 +54,6 @@ class CountingEpsModel:
         self.calls += 1
         alpha, sigma = self.process.alpha(t).to(x_t.dtype), self.process.sigma(t).to(x_t.dtype)
         return gaussian_x0_eps(x_t, alpha, sigma, cond, self.cov)[1]
-
-
-def ddim(denoiser: Denoiser, x: Tensor, grid: Tensor,
-         step: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
-    """Deterministic DDIM x_u = alpha_u x0_hat + sigma_u eps_hat along ``grid``; ``step(x, t)`` runs first."""
-    process = denoiser.process
-    for t_now, t_next in zip(grid[:-1].tolist(), grid[1:].tolist(), strict=True):
-        t = torch.full((x.shape[0],), t_now, dtype=x.dtype)
-        if step is not None:
-            x = step(x, t)
-        x0, eps = denoiser.x0_eps(x, t)
-        u = torch.full_like(t, t_next)
-        alpha, sigma, _, _ = process.coefficients(u, x)
-        x = alpha * x0 + sigma * eps
-    return x
 
 
 def correlated_cov(dim: int, generator: torch.Generator) -> Tensor:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
 import torch
-from _guidance_toys import ExactGaussian, TinyMLP, correlated_cov, ddim, finite_difference_grad
+from _guidance_toys import ExactGaussian, TinyMLP, correlated_cov, finite_difference_grad
 from torch import Tensor
 
 from genforge.core import grids
 from genforge.core.denoiser import Denoiser, ModelDenoiser
 from genforge.core.guidance import ResidualNorm, cfg, dps, x0_eps_and_grad
 from genforge.core.processes.gaussian import VPCosine, VPLinear
+from genforge.core.solvers import ancestral_transition, ddim, denoise_at, path_point
 
 DIM, MEAS, BATCH = 3, 2, 4
 
@@ -55,20 +57,21 @@ def test_autograd_gradient_through_the_denoiser_matches_finite_differences() -> 
     assert grad.abs().min() > 1e-4
 
 
-def test_ddim_step_with_dps_is_the_unguided_step_plus_the_stated_displacement() -> None:
-    den, forward, x_t, y, t = _problem(1)
-    zeta, u = 0.7, t - 0.1
-    process = den.process
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_a_step_with_dps_is_the_unguided_step_plus_the_stated_displacement(eta: float) -> None:
+    den, forward, x_t, y, _ = _problem(1)
+    t, u, zeta = 0.6, 0.45, 0.7
+    start, end = path_point(den.process, t), path_point(den.process, u)
 
-    def ddim_step(d: Denoiser) -> Tensor:
-        x0, eps = d.x0_eps(x_t, t)
-        return process.alpha(u)[:, None] * x0 + process.sigma(u)[:, None] * eps
+    def step_mean(d: Denoiser) -> Tensor:
+        return ancestral_transition(*denoise_at(d, x_t, t), start, end, eta)[0]
 
-    a_t, s_t, a_u, s_u = (f(time)[:, None] for time in (t, u) for f in (process.alpha, process.sigma))
-    step_factor = s_t * a_u * (s_t / a_t - s_u / a_u)
-    grad = finite_difference_grad(_residual_through(den, forward, y, t), x_t)
-    expected = ddim_step(den) - zeta * step_factor * grad
-    torch.testing.assert_close(ddim_step(dps(den, forward, y, zeta)), expected, rtol=1e-6, atol=1e-8)
+    factor = {0.0: start.sigma * end.alpha * (start.ratio - end.ratio),
+              1.0: start.sigma * end.alpha * (start.ratio**2 - end.ratio**2) / start.ratio}[eta]
+    times = torch.full((BATCH,), t, dtype=torch.float64)
+    grad = finite_difference_grad(_residual_through(den, forward, y, times), x_t)
+    expected = step_mean(den) - zeta * factor * grad
+    torch.testing.assert_close(step_mean(dps(den, forward, y, zeta)), expected, rtol=1e-6, atol=1e-8)
 
 
 @dataclass

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 import torch
-from _guidance_toys import ExactGaussian, TinyMLP, correlated_cov, ddim, finite_difference_grad
+from _guidance_toys import ExactGaussian, TinyMLP, correlated_cov, finite_difference_grad
 from torch import Tensor
 
 from genforge.core import grids
@@ -18,6 +19,7 @@ from genforge.core.denoiser import ModelDenoiser
 from genforge.core.guidance import objective_guidance, x0_eps_and_grad
 from genforge.core.processes.gaussian import VPLinear
 from genforge.core.processes.interpolants import LinearInterpolant
+from genforge.core.solvers import ddim
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,15 @@ def test_nested_guidance_differentiates_through_the_inner_correction() -> None:
     _, _, grad = x0_eps_and_grad(inner, x_t, t, outer_cost)
     expected = finite_difference_grad(lambda x: outer_cost(inner.x0(x, t)), x_t)
     torch.testing.assert_close(grad, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_runs_under_no_grad_and_refuses_inference_mode() -> None:
+    gen = torch.Generator().manual_seed(3)
+    den = ModelDenoiser(TinyMLP(3, 0, gen), VPLinear())
+    guided = objective_guidance(den, DistanceCost(torch.ones(3, dtype=torch.float64)), 1.0)
+    x_t = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    t = torch.full((4,), 0.5, dtype=torch.float64)
+    with torch.no_grad():
+        assert (guided.x0(x_t, t) - den.x0(x_t, t)).abs().min() > 0
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode"):
+        guided.x0(x_t, t)
