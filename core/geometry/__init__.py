@@ -1,26 +1,43 @@
-"""Geometry of molecules and crystals: rotations, lattices, Kabsch alignment and RMSD.
+"""Geometry of molecules and crystals: rotations, lattices, CoM-free noise, Kabsch alignment and RMSD."""
 
-Names are imported lazily (PEP 562) so that importing one module does not load the others' dependencies.
-"""
+from genforge.core.geometry.com import com_free_noise, remove_com
+from genforge.core.geometry.kabsch import aligned_rmsd, kabsch, permutation_aware_rmsd, superpose
+from genforge.core.geometry.lattice import (
+    cart_to_frac,
+    cell_volume,
+    frac_to_cart,
+    lattice_params_to_matrix,
+    matrix_to_lattice_params,
+    minimum_image_frac,
+    wrap_frac,
+)
+from genforge.core.geometry.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    random_quaternions,
+    random_rotations,
+)
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "random_quaternions": "rotations", "random_rotations": "rotations", "quaternion_to_matrix": "rotations",
-    "matrix_to_quaternion": "rotations", "axis_angle_to_matrix": "rotations",
-    "matrix_to_axis_angle": "rotations",
-    "lattice_params_to_matrix": "lattice", "matrix_to_lattice_params": "lattice", "cell_volume": "lattice",
-    "frac_to_cart": "lattice", "cart_to_frac": "lattice", "wrap_frac": "lattice",
-    "minimum_image_frac": "lattice",
-    "kabsch": "kabsch", "superpose": "kabsch", "aligned_rmsd": "kabsch", "permutation_aware_rmsd": "kabsch",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__ = [
+    "aligned_rmsd",
+    "axis_angle_to_matrix",
+    "cart_to_frac",
+    "cell_volume",
+    "com_free_noise",
+    "frac_to_cart",
+    "kabsch",
+    "lattice_params_to_matrix",
+    "matrix_to_axis_angle",
+    "matrix_to_lattice_params",
+    "matrix_to_quaternion",
+    "minimum_image_frac",
+    "permutation_aware_rmsd",
+    "quaternion_to_matrix",
+    "random_quaternions",
+    "random_rotations",
+    "remove_com",
+    "superpose",
+    "wrap_frac",
+]

@@ -13,14 +13,23 @@ import math
 import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
-from torch_geometric.utils import to_dense_batch
+
+
+def _graph_to_padded(values: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-node ``values [N, 3]`` of a sorted ``batch`` -> ``(padded [B, N_max, 3], valid [B, N_max])``."""
+    counts = torch.bincount(batch)
+    slot = torch.arange(batch.shape[0], device=batch.device) - (torch.cumsum(counts, 0) - counts)[batch]
+    padded = values.new_zeros(counts.shape[0], int(counts.max()), values.shape[-1])
+    padded[batch, slot] = values
+    valid = torch.zeros(padded.shape[:2], dtype=torch.bool, device=values.device)
+    valid[batch, slot] = True
+    return padded, valid
 
 
 def _padded(P: Tensor, Q: Tensor, mask: Tensor | None, batch: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """``(P [B, N, 3], Q [B, N, 3], weights [B, N])`` from any supported layout."""
     if batch is not None:
-        P_dense, valid = to_dense_batch(P, batch)
-        Q_dense, _ = to_dense_batch(Q, batch)
+        (P_dense, valid), (Q_dense, _) = _graph_to_padded(P, batch), _graph_to_padded(Q, batch)
         return P_dense, Q_dense, valid.to(P.dtype)
     if P.dim() == 2:
         P, Q = P.unsqueeze(0), Q.unsqueeze(0)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import degree, scatter
+from torch_geometric.utils import degree
 
+from genforge.core.geometry.com import remove_com
 from genforge.core.geometry.lattice import minimum_image_frac, wrap_frac
 from genforge.core.nets.edges import edge_vectors, graph_edges
 from genforge.core.nets.embeddings import sinusoidal_embedding
@@ -156,5 +157,4 @@ class EGNNDenoiser(nn.Module):
         eps_h, x_out = self.egnn(torch.cat(features, dim=-1), x_t, batch, cell=cell)
         if cell is not None:
             return eps_h, minimum_image_frac(x_out - x_t)
-        displacement = x_out - x_t
-        return eps_h, displacement - scatter(displacement, batch, dim=0, reduce="mean")[batch]
+        return eps_h, remove_com(x_out - x_t, batch)

@@ -34,6 +34,11 @@ def _normal_like(x: Tensor, generator: torch.Generator) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
+def _final_step(x0: Tensor, eps: Tensor, end: PathPoint) -> Tensor:
+    """Noise-free last step alpha_end x0_hat + sigma_end eps_hat (Tweedie's mean where sigma_end = 0)."""
+    return end.alpha * x0 + end.sigma * eps
+
+
 def ancestral_transition(x0: Tensor, eps: Tensor, start: PathPoint, end: PathPoint,
                          eta: float = 1.0) -> tuple[Tensor, float]:
     r"""Mean ``[B, ...]`` and standard deviation of the DDIM / DDPM reverse kernel from ``start`` to ``end``.
@@ -78,26 +83,23 @@ def _euler_maruyama_step(denoiser: Denoiser, x: Tensor, x0: Tensor, eps: Tensor,
     process = denoiser.process
     alpha, sigma = float(process.alpha(tt)), float(process.sigma(tt))
     d_alpha, d_sigma = float(process.d_alpha(tt)), float(process.d_sigma(tt))
-    if alpha == 0.0:
-        raise ValueError(f"the reverse SDE is singular at t = {t} where alpha = 0 (f = alpha'/alpha): "
-                         "start the grid at t < 1 or use the ancestral sampler")
-    f = d_alpha / alpha
-    g2 = 2.0 * sigma * d_sigma - 2.0 * f * sigma ** 2
     dt = t_next - t
+    f = d_alpha / alpha if alpha > 0.0 else -math.inf
+    if abs(f * dt) >= 1.0:
+        raise ValueError(f"Euler-Maruyama step from t = {t} is unstable: |f dt| = {abs(f * dt):.3g} >= 1 with "
+                         "f = alpha'/alpha (alpha -> 0 at the prior end); start the grid at a smaller t or use "
+                         "the ancestral sampler")
+    g2 = 2.0 * sigma * d_sigma - 2.0 * f * sigma ** 2
     drift = f * x + (g2 / sigma) * eps
     return x + drift * dt + math.sqrt(g2 * -dt) * _normal_like(x, generator)
-
-
-def _final_step(x0: Tensor, eps: Tensor, end: PathPoint) -> Tensor:
-    """Noise-free last step alpha_end x0_hat + sigma_end eps_hat (Tweedie's mean where sigma_end = 0)."""
-    return end.alpha * x0 + end.sigma * eps
 
 
 def euler_maruyama(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *,
                    generator: torch.Generator | None = None, callback: Callback | None = None) -> Tensor:
     """Euler-Maruyama on the reverse SDE (Song et al. 2021, eq. 6); n NFE for n steps.
 
-    Needs alpha(grid[0]) > 0 (f = alpha'/alpha is infinite where alpha = 0). The last step is noise-free.
+    Raises ValueError where a step is unstable, |f dt| >= 1 (f = alpha'/alpha blows up where alpha -> 0,
+    e.g. LinearInterpolant or VPCosine at t = 1). The last step is noise-free.
     """
     rng = _require_generator(generator, "euler_maruyama")
     process = denoiser.process

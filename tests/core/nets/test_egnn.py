@@ -129,3 +129,19 @@ def test_periodic_denoiser_displacements_are_lattice_invariant() -> None:
     generator = torch.Generator().manual_seed(15)
     error = assert_periodic_invariant(fn, frac, cell, batch=BATCH, generator=generator)
     assert error < 1e-10
+
+
+def test_edge_attributes_enter_the_messages_and_keep_equivariance() -> None:
+    h, pos = _graphs(16)
+    edge_index = torch.tensor([[0, 1, 1, 2, 5, 6, 7, 8], [1, 0, 2, 1, 6, 5, 8, 7]])
+    bonds = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 1, 0, 0, 1, 1]), 2).to(F64)
+    with seeded(17):
+        model = EGNN(4, 16, 3, num_layers=2, edge_attr_dim=2).double()
+
+    def fn(p: torch.Tensor, attr: torch.Tensor = bonds) -> GeometricOutputs:
+        h_out, x_out = model(h, p, BATCH, edge_index=edge_index, edge_attr=attr)
+        return GeometricOutputs(invariants=h_out, positions=x_out)
+
+    assert not torch.allclose(fn(pos).invariants, fn(pos, bonds.flip(-1)).invariants, atol=1e-6)
+    error = assert_se3_equivariant(fn, pos, batch=BATCH, generator=torch.Generator().manual_seed(18))
+    assert error < 1e-10

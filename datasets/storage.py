@@ -1,0 +1,85 @@
+"""Where data lives and where parsed data is cached.
+
+Data root (read-only inputs such as ``perov_5/val.csv``), first match wins:
+    1. the ``root`` argument of a loader;
+    2. the environment variable ``GENFORGE_DATA``;
+    3. ``../shared/data`` next to the repository checkout (this file's ``<repo>/datasets/..``).
+Nothing is ever copied into the repository.
+
+Cache (parsed tensors, safe to delete), first match wins: ``GENFORGE_CACHE``; ``$XDG_CACHE_HOME/genforge``;
+``~/.cache/genforge``. Cache files are keyed by the SHA-256 of the source file(s) and the parse options,
+written atomically (temp file + ``os.replace``) and read with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genforge.core.errors import DataError
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """The data root folder: ``root`` if given, else ``$GENFORGE_DATA``, else ``<repo>/../shared/data``."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get("GENFORGE_DATA"):
+        return Path(os.environ["GENFORGE_DATA"])
+    return _REPO_ROOT.parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """The cache folder for parsed datasets (created on first write, never inside the repository)."""
+    if os.environ.get("GENFORGE_CACHE"):
+        return Path(os.environ["GENFORGE_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "genforge"
+
+
+def file_digest(paths: Iterable[str | Path]) -> str:
+    """Hex SHA-256 over the bytes of ``paths`` in order (identifies a source for the cache)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 24), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def require_file(path: str | Path, hint: str) -> Path:
+    """``path`` as a Path, or a DataError saying it is missing and how to point the loader at it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"file not found; {hint}", source=path)
+    return path
+
+
+def load_cache(path: Path) -> dict[str, Any] | None:
+    """The cached dict at ``path``, or None if absent or unreadable (then it is rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError):
+        return None
+
+
+def save_cache(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temp_name)
+        os.replace(temp_name, path)
+    finally:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
