@@ -20,7 +20,7 @@ demo: setup
 	$(VENV)/bin/genforge demo --out outputs/demo
 
 test: setup
-	$(PY) -m pytest -n 2 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests collected'; exit 1; fi; exit $$rc
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests collected'; exit 1; fi; exit $$rc
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -36,7 +36,7 @@ def segment_gather_index(starts: Tensor, counts: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class AtomsDataset(Dataset[AtomsRecord]):
-    """Structures stored flat; ``dataset[i]`` is an ``AtomsRecord``, ``dataset.batch(indices)`` an ``AtomsBatch``."""
+    """Flat storage: ``dataset[i]`` is an ``AtomsRecord``, ``dataset.batch(indices)`` an ``AtomsBatch``."""
 
     species: Tensor
     pos: Tensor
@@ -85,7 +85,7 @@ class AtomsDataset(Dataset[AtomsRecord]):
             properties={name: value[index].item() for name, value in self.properties.items()})
 
     def batch(self, indices: Tensor | Sequence[int], dtype: torch.dtype = torch.float32) -> AtomsBatch:
-        """The structures ``indices`` as one ``AtomsBatch`` (floats cast to ``dtype``), without Python loops."""
+        """The structures ``indices`` as one ``AtomsBatch`` (floats cast to ``dtype``), vectorised."""
         indices = torch.as_tensor(indices, dtype=torch.long)
         counts = self.num_atoms[indices]
         atoms = segment_gather_index(self.ptr[indices], counts)

@@ -120,7 +120,7 @@ class AtomsBatch:
         return matrix_to_lattice_params(self.cell)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> AtomsBatch:
-        """Move every tensor to ``device``; cast the floating fields (pos, frac, cell, properties) to ``dtype``."""
+        """Move every tensor to ``device``; cast float fields (pos, frac, cell, properties) to ``dtype``."""
 
         def move(value: Tensor) -> Tensor:
             return value.to(device=device, dtype=dtype if value.is_floating_point() else None)
@@ -134,7 +134,7 @@ class AtomsBatch:
 
     @classmethod
     def collate(cls, records: Sequence[AtomsRecord], dtype: torch.dtype = torch.float32) -> AtomsBatch:
-        """Concatenate ``records`` into one batch (floats cast to ``dtype``); usable as a DataLoader collate_fn.
+        """Concatenate ``records`` into one batch (floats cast to ``dtype``); a DataLoader ``collate_fn``.
 
         Every record must carry the same property names. If any record is a crystal, molecules in the
         same batch get a zero cell and zero fractional coordinates.

@@ -33,7 +33,8 @@ class UNetConfig:
         base_channels: channels at level 0; level i has ``base_channels * channel_mult[i]``.
         channel_mult: one multiplier per resolution level (levels - 1 downsamplings).
         num_res_blocks: ResBlocks per level on the down path (one more on the up path).
-        attention_levels: levels (0 = full resolution) with self-attention after each ResBlock.
+        attention_levels: levels (0 = full resolution) with self-attention after each ResBlock; the
+            middle block attends when the last level is listed.
         attention_heads: heads of those attention layers.
         cond_channels: channels of a conditioning tensor concatenated to x_t (0 = none).
         groups: GroupNorm groups (reduced to a divisor of the channel count where needed).

@@ -10,6 +10,7 @@ drops to about 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import pytest
@@ -67,14 +68,14 @@ def test_order_on_single_gaussian(solver: str, path: str) -> None:
 
 @cache
 def _mixture_reference(path: str, uniform: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x_init, PF-ODE endpoint) for the eight-Gaussians mixture: Heun with 2000 uniform steps or
-    DPM-Solver++(3M) with 1000 log-SNR steps."""
+    """(x_init, PF-ODE endpoint) for the eight-Gaussians mixture: Heun with 1000 uniform steps or
+    DPM-Solver++(3M) with 500 log-SNR steps (both about 1e-6 from the exact endpoint)."""
     process = PATHS[path]
     denoiser = exact(eight_gaussians_mixture(), process)
     x_init = prior_sample(process, 64, seed=1)
     if uniform:
-        return x_init, heun(denoiser, x_init, grids.uniform(2000))
-    return x_init, dpm_solver_pp_3m(denoiser, x_init, grids.log_snr(1000, process, t_min=T_MIN))
+        return x_init, heun(denoiser, x_init, grids.uniform(1000))
+    return x_init, dpm_solver_pp_3m(denoiser, x_init, grids.log_snr(500, process, t_min=T_MIN))
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
@@ -90,22 +91,24 @@ def test_order_on_mixture(solver: str, path: str) -> None:
     assert low <= _slope(errors) <= high, errors
 
 
-def test_mixture_references_agree_with_an_independent_method() -> None:
-    """The log-SNR reference (3M, 1000 steps) and Heun with 1000 log-SNR steps agree to 1e-5."""
+def test_mixture_reference_agrees_with_an_independent_method() -> None:
+    """The log-SNR reference (3M, 500 steps) and Heun with 500 log-SNR steps agree to 5e-5."""
     process = PATHS["vp_linear"]
     x_init, reference = _mixture_reference("vp_linear", False)
-    other = heun(exact(eight_gaussians_mixture(), process), x_init, grids.log_snr(1000, process, t_min=T_MIN))
-    assert rms(other, reference) < 1e-5
+    other = heun(exact(eight_gaussians_mixture(), process), x_init, grids.log_snr(500, process, t_min=T_MIN))
+    assert rms(other, reference) < 5e-5
 
 
-def test_extrapolated_last_step_beats_a_first_order_jump() -> None:
-    """With EDM's usual sigma_min (t_min = 1e-3, sigma = 0.08) the last step to 0 dominates a first-order
-    jump (diffusers / k-diffusion: x_0 = x0_hat); extrapolating D in u keeps 2M's error 10x lower."""
+@pytest.mark.parametrize(("solver", "ratio"), [(dpm_solver_pp_2m, 0.15), (dpm_solver_pp_3m, 0.03)])
+def test_extrapolated_last_step_beats_a_first_order_jump(solver: Callable[..., torch.Tensor],
+                                                         ratio: float) -> None:
+    """On EDM with t_min = 1e-3 (sigma_min = 0.08) the last step to sigma = 0 dominates the error of a
+    first-order jump x_0 = x0_hat (diffusers / k-diffusion); extrapolating D in u lowers that floor."""
     process = PATHS["edm"]
     denoiser = exact(gaussian_data(), process)
-    x_init = prior_sample(process, 256, seed=2)
-    grid = grids.log_snr(40, process, t_min=1e-3)
+    x_init = prior_sample(process, 64, seed=2)
+    grid = grids.log_snr(80, process, t_min=1e-3)
     reference = gaussian_pf_ode_map(process, GAUSS_MEAN, GAUSS_STD, x_init, float(grid[0]), 0.0)
-    ours = rms(dpm_solver_pp_2m(denoiser, x_init, grid), reference)
-    jump = rms(ddim(denoiser, dpm_solver_pp_2m(denoiser, x_init, grid[:-1]), grid[-2:]), reference)
-    assert ours < 0.1 * jump, (ours, jump)
+    ours = rms(solver(denoiser, x_init, grid), reference)
+    jump = rms(ddim(denoiser, solver(denoiser, x_init, grid[:-1]), grid[-2:]), reference)
+    assert ours < ratio * jump, (ours, jump)
