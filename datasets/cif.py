@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pymatgen.core import Element, Structure
+from pymatgen.core.periodic_table import DummySpecies
 from pymatgen.io.cif import CifFile, CifParser
 
 CELL_KEYS = ("_cell_length_a", "_cell_length_b", "_cell_length_c",
@@ -96,7 +97,7 @@ def _structure_problem(structure: Structure) -> str | None:
     """A reason the parsed structure is unusable, or None."""
     if not structure.is_ordered:
         return "partial occupancy (disordered structures are not supported)"
-    if any(specie.Z == 0 for specie in structure.species):
+    if any(isinstance(specie, DummySpecies) or not 1 <= specie.Z <= 118 for specie in structure.species):
         return "unknown element"
     if not (np.isfinite(structure.frac_coords).all() and np.isfinite(structure.lattice.matrix).all()):
         return "non-finite coordinate or cell"
@@ -163,7 +164,7 @@ def diagnose_cif_block(text: str) -> CifBlockError | None:
     factor = 1 - sum(c * c for c in cosines) + 2 * cosines[0] * cosines[1] * cosines[2]
     if factor < MIN_NORMALISED_VOLUME**2:
         volume = parameters[0] * parameters[1] * parameters[2] * math.sqrt(max(factor, 0.0))
-        return CifBlockError(f"zero-volume (degenerate) cell: volume {volume:.3g} A^3 from lengths and angles",
+        return CifBlockError(f"zero-volume (degenerate) cell: volume {volume:.3g} A^3",
                              _key_line(lines, "_cell_angle_alpha"))
     symbol_key = "_atom_site_type_symbol" if "_atom_site_type_symbol" in data else "_atom_site_label"
     rows = _loop_row_lines(lines, symbol_key)

@@ -72,7 +72,7 @@ def read_crystal_csv(path: str | Path, *, niggli: bool = True, primitive: bool =
     parse = functools.partial(parse_cif_row, niggli=niggli, primitive=primitive)
     texts = [row["cif"] for row in rows]
     if workers > 1 and len(rows) >= MIN_ROWS_FOR_WORKERS:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
             results = list(pool.map(parse, texts, chunksize=max(1, len(texts) // (8 * workers))))
     else:
         results = [parse(text) for text in texts]
@@ -115,6 +115,12 @@ def split_rows(num_rows: int, val_fraction: float, seed: int) -> tuple[Tensor, T
     permutation = torch.randperm(num_rows, generator=torch.Generator().manual_seed(seed))
     num_val = round(val_fraction * num_rows)
     return permutation[num_val:].sort().values, permutation[:num_val].sort().values
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """``fork`` where available (as torch's DataLoader; no re-import of the caller's script), else spawn."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

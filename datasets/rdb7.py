@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+from rdkit import Chem
 from torch import Tensor
 
 from genforge.core.errors import DataError
@@ -82,10 +84,16 @@ class ReactionBatch:
         return self.rxn_id.shape[0]
 
     def __getitem__(self, index: int) -> Reaction:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"reaction {index} of a batch of {len(self)}")
+        index %= len(self)
         atoms = slice(int(self.ptr[index]), int(self.ptr[index + 1]))
         return Reaction(self.species[atoms], self.pos_reactant[atoms], self.pos_ts[atoms],
                         self.pos_product[atoms], int(self.rxn_id[index]), int(self.charge[index]),
                         int(self.multiplicity[index]), float(self.barrier[index]))
+
+    def __iter__(self) -> Iterator[Reaction]:
+        return (self[index] for index in range(len(self)))
 
     def select(self, indices: Tensor) -> ReactionBatch:
         """The reactions ``indices [K]`` (in that order) as a new batch."""
@@ -141,8 +149,8 @@ def collate_reactions(reactions: Sequence[Reaction]) -> ReactionBatch:
 def split_reactions(rxn_id: Tensor, *, val_fraction: float = 0.1, seed: int = 0) -> ReactionSplit:
     """Random split by reaction: the ``round(val_fraction * B)`` reactions with the smallest keys are val.
 
-    Each rxn_id gets a fixed uniform key from ``seed`` (key = U[rxn_id]), so the split of a reaction does
-    not depend on file order, and removing a reaction moves at most one other across the boundary.
+    Each rxn_id gets a fixed uniform key drawn from ``seed`` (key = U[rxn_id]), so a reaction's split does
+    not depend on file order, and removing one reaction moves at most one other across the boundary.
     """
     keys = torch.rand(int(rxn_id.max()) + 1, generator=torch.Generator().manual_seed(seed),
                       dtype=torch.float64)[rxn_id]
@@ -159,12 +167,19 @@ def default_root() -> Path:
 
 
 def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/genforge``, by default ``~/.cache/genforge``."""
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genforge"
 
 
 def load_rdb7(root: str | Path | None = None, *, strict: bool = False,
               cache_dir: str | Path | None = None, use_cache: bool = True) -> Rdb7:
-    """Read, check and (cached) tensorise the RDB7 folder ``root`` (default :func:`default_root`).
+    """Read, check and tensorise the RDB7 folder (parsed once, then read from the cache).
+
+    Args:
+        root: folder with reactions.csv and the three .xyz files (default :func:`default_root`).
+        strict: raise on the first record that fails a check instead of skipping it.
+        cache_dir: where parsed tables are kept (default :func:`default_cache_dir`).
+        use_cache: read and write the cache.
 
     Raises:
         DataError: a file is missing, a file's framing is broken, the files disagree on the number of
@@ -219,8 +234,9 @@ def _segment_gather(starts: Tensor, counts: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class _Frames:
-    """One extxyz file, flattened: ``counts, rxn_id [M]``, ``role`` (M strings), ``species [A]`` (0 =
-    unknown symbol), ``positions [A, 3]`` (NaN = unparsable), ``first_line [M]`` (1-based line numbers)."""
+    """One extxyz file, flattened: ``counts, rxn_id [M]`` (-1 = no rxn_id), ``role`` (M strings),
+    ``species [A]`` (0 = unknown symbol), ``positions [A, 3]`` (NaN = unparsable), ``first_line [M]``
+    (1-based line number of each record's count line)."""
 
     path: Path
     counts: Tensor
@@ -300,16 +316,15 @@ def _read_csv(path: Path) -> list[_Row]:
 
 def _parse_row(row: dict[str, str]) -> _Row:
     """Check one CSV row; species/charge/multiplicity come from the atom-mapped reaction SMILES (RDKit)."""
-    from rdkit import Chem
-    from rdkit.Chem import Descriptors
-
     if not row["rxn_id"].isdigit():
         return _Row(-1, [], 0, 1, float("nan"), f"rxn_id {row['rxn_id']!r} is not a non-negative integer")
     rxn_id = int(row["rxn_id"])
     try:
         barrier = float(row["dE0"])
     except ValueError:
-        return _Row(rxn_id, [], 0, 1, float("nan"), f"dE0 {row['dE0']!r} is not a number")
+        barrier = float("nan")
+    if not math.isfinite(barrier):
+        return _Row(rxn_id, [], 0, 1, barrier, f"dE0 {row['dE0']!r} is not a finite number")
     params = Chem.SmilesParserParams()
     params.removeHs, params.sanitize = False, False
     sides = []
@@ -318,9 +333,12 @@ def _parse_row(row: dict[str, str]) -> _Row:
         if mol is None:
             return _Row(rxn_id, [], 0, 1, barrier, f"unreadable SMILES {smiles!r}")
         mol.UpdatePropertyCache(strict=False)
-        order = sorted((atom.GetAtomMapNum(), atom.GetAtomicNum()) for atom in mol.GetAtoms())
-        sides.append(([z for _, z in order], [m for m, _ in order], Chem.GetFormalCharge(mol),
-                      Descriptors.NumRadicalElectrons(mol)))
+        atoms = np.array([(atom.GetAtomMapNum(), atom.GetAtomicNum(), atom.GetFormalCharge(),
+                           atom.GetNumRadicalElectrons())
+                          for atom in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms()))]).reshape(-1, 4)
+        atoms = atoms[np.argsort(atoms[:, 0], kind="stable")]
+        sides.append((atoms[:, 1].tolist(), atoms[:, 0].tolist(), int(atoms[:, 2].sum()),
+                      int(atoms[:, 3].sum())))
     if len(sides) != 2:
         return _Row(rxn_id, [], 0, 1, barrier, "reaction SMILES must read 'reactants>>products'")
     (species, maps, charge, radicals), (species_p, _, charge_p, radicals_p) = sides

@@ -14,6 +14,7 @@ written atomically (temp file + ``os.replace``) and read with ``torch.load(..., 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ import torch
 
 from genforge.core.errors import DataError
 
+LOGGER = logging.getLogger(__name__)
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,13 +75,24 @@ def load_cache(path: Path) -> dict[str, Any] | None:
 
 
 def save_cache(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically to ``path``.
+
+    A cache that cannot be written (read-only home, full disk) only costs a re-parse next time: it is
+    logged, not raised.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        LOGGER.warning("cannot write the data cache %s (%s); set GENFORGE_CACHE to a writable folder",
+                       path, error)
+        return
     os.close(handle)
     try:
         torch.save(payload, temp_name)
         os.replace(temp_name, path)
+    except OSError as error:
+        LOGGER.warning("cannot write the data cache %s (%s)", path, error)
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)

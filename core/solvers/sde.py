@@ -86,9 +86,9 @@ def _euler_maruyama_step(denoiser: Denoiser, x: Tensor, x0: Tensor, eps: Tensor,
     dt = t_next - t
     f = d_alpha / alpha if alpha > 0.0 else -math.inf
     if abs(f * dt) >= 1.0:
-        raise ValueError(f"Euler-Maruyama step from t = {t} is unstable: |f dt| = {abs(f * dt):.3g} >= 1 with "
-                         "f = alpha'/alpha (alpha -> 0 at the prior end); start the grid at a smaller t or use "
-                         "the ancestral sampler")
+        raise ValueError(f"Euler-Maruyama step from t = {t} is unstable: |f dt| = {abs(f * dt):.3g} >= 1 "
+                         "with f = alpha'/alpha (alpha -> 0 at the prior end); start the grid at a smaller "
+                         "t or use the ancestral sampler")
     g2 = 2.0 * sigma * d_sigma - 2.0 * f * sigma ** 2
     drift = f * x + (g2 / sigma) * eps
     return x + drift * dt + math.sqrt(g2 * -dt) * _normal_like(x, generator)
