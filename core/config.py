@@ -130,7 +130,13 @@ def _convert_union(value: Any, tp: Any, at: _At) -> Any:
         raise at.error(f"expected {type_name(tp)}, got None")
     options = [arg for arg in args if arg is not type(None)]
     if len(options) == 1:
-        return _convert(value, options[0], at)
+        try:
+            return _convert(value, options[0], at)
+        except ConfigError as err:
+            if err.field != (at.key or None):
+                raise
+            expected = f"expected {type_name(options[0])}"
+            raise at.error(err.message.replace(expected, f"{expected} | None", 1)) from err
     exact = [arg for arg in options if arg is type(value)]
     for option in exact + [arg for arg in options if arg not in exact]:
         try:
@@ -149,8 +155,9 @@ def _convert_sequence(value: Any, tp: Any, at: _At) -> list[Any] | tuple[Any, ..
         items = [_convert(item, item_type, at.index(i)) for i, item in enumerate(value)]
         return items if origin is list else tuple(items)
     if len(value) != len(args):
-        raise at.error(f"expected {type_name(tp)} ({len(args)} items), got {len(value)} items")
-    return tuple(_convert(item, arg, at.index(i)) for i, (item, arg) in enumerate(zip(value, args)))
+        raise at.error(f"expected {type_name(tp)} with {len(args)} items, got {len(value)}: {value!r}")
+    pairs = enumerate(zip(value, args, strict=True))
+    return tuple(_convert(item, arg, at.index(i)) for i, (item, arg) in pairs)
 
 
 def _convert_scalar(value: Any, tp: Any, at: _At) -> Any:
@@ -221,7 +228,8 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise ConfigError(f"YAML syntax error: {err.problem or err.context}", source=path, field=where) from err
+        message = f"YAML syntax error: {err.problem or err.context}"
+        raise ConfigError(message, source=path, field=where) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"YAML error: {err}", source=path) from err
     if data is None:
@@ -306,7 +314,8 @@ def _apply(data: dict[str, Any], parts: Sequence[str], value: Any, at: _At) -> N
             node[part] = {}
         node = node[part]
         if not isinstance(node, dict):
-            raise at.error(f"'{'.'.join(parts[:depth + 1])}' is not a mapping, cannot set '{'.'.join(parts)}'")
+            parent = ".".join(parts[:depth + 1])
+            raise at.error(f"'{parent}' is not a mapping, cannot set '{'.'.join(parts)}'")
     node[parts[-1]] = value
 
 

@@ -154,8 +154,8 @@ class AtomsBatch:
                               else record.frac.to(dtype) for record in records])
             cell = torch.stack([pos.new_zeros(3, 3) if record.cell is None else record.cell.to(dtype)
                                 for record in records])
-        properties = {name: torch.tensor([float(record.properties[name]) for record in records], dtype=dtype)
-                      for name in sorted(names)}
+        properties = {name: torch.tensor([float(record.properties[name]) for record in records], dtype=dtype,
+                                         device=species.device) for name in sorted(names)}
         graph_index = torch.repeat_interleave(torch.arange(num_graphs, device=species.device), counts)
         return cls(pos=pos, species=species, batch=graph_index, num_graphs=num_graphs,
                    node_mask=torch.ones_like(species, dtype=torch.bool),

@@ -52,8 +52,13 @@ class CrystalArrays:
     angles: np.ndarray
 
 
-def parse_cif_block(text: str, *, niggli: bool = False, primitive: bool = False) -> CrystalArrays:
-    """Parse one CIF data block; ``niggli`` / ``primitive`` as in CDVAE (their datasets use niggli=True)."""
+def parse_cif_block(text: str, *, niggli: bool = False, primitive: bool = False,
+                    file_order: bool = False) -> CrystalArrays:
+    """Parse one CIF data block; ``niggli`` / ``primitive`` as in CDVAE (their datasets use niggli=True).
+
+    pymatgen groups the sites by species (electronegativity order), as CDVAE's data pipeline sees them;
+    ``file_order=True`` restores the order of the atom-site loop when its labels are unique (P1 files).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -68,6 +73,8 @@ def parse_cif_block(text: str, *, niggli: bool = False, primitive: bool = False)
     problem = _structure_problem(structure)
     if problem is not None:
         raise diagnose_cif_block(text) or CifBlockError(problem)
+    if file_order:
+        structure = _in_file_order(structure, text)
     try:
         if primitive:
             structure = structure.get_primitive_structure()
@@ -105,6 +112,23 @@ def _structure_problem(structure: Structure) -> str | None:
     if structure.volume < MIN_NORMALISED_VOLUME * lengths[0] * lengths[1] * lengths[2]:
         return f"zero-volume (degenerate) cell: volume {structure.volume:.3g} A^3"
     return None
+
+
+def _in_file_order(structure: Structure, text: str) -> Structure:
+    """``structure`` with its sites in the order of the block's ``_atom_site_label`` column, if unique."""
+    file_labels = list(_raw_data(text).get("_atom_site_label", []))
+    labels = structure.labels
+    if len(set(labels)) != len(labels) or sorted(labels) != sorted(file_labels):
+        return structure
+    position = {label: index for index, label in enumerate(file_labels)}
+    order = np.argsort([position[label] for label in labels])
+    return Structure.from_sites([structure[int(index)] for index in order])
+
+
+def _raw_data(text: str) -> dict[str, str | list[str]]:
+    """The first data block's key -> value(s) (keys lower-cased); raises if the text is not a CIF."""
+    blocks = list(CifFile.from_str(text).data.values())
+    return {key.lower(): value for key, value in blocks[0].data.items()} if blocks else {}
 
 
 def _parse_number(value: str) -> float | None:
@@ -145,12 +169,11 @@ def diagnose_cif_block(text: str) -> CifBlockError | None:
     """Locate the first problem of a CIF block by reading its raw key/values, or None if none is found."""
     lines = text.splitlines()
     try:
-        blocks = list(CifFile.from_str(text).data.values())
+        data = _raw_data(text)
     except Exception as error:  # the raw CIF tokenizer failed: not a CIF at all
         return CifBlockError(f"not a readable CIF: {error}")
-    if not blocks:
+    if not data:
         return CifBlockError("no data_ block found")
-    data = {key.lower(): value for key, value in blocks[0].data.items()}
     parameters = []
     for key in CELL_KEYS:
         if key not in data:

@@ -160,9 +160,12 @@ def _split_lists(column: pd.Series) -> np.ndarray:
 def _parse_floats(column: pd.Series, expected: int) -> np.ndarray | None:
     """All numbers of a column of nested-list strings, or None if they do not parse to ``expected`` values."""
     text = ",".join(column.tolist()).replace("[", "").replace("]", "")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = np.fromstring(text, sep=",")
+    try:
+        with warnings.catch_warnings():  # older numpy warns and returns the prefix it could read
+            warnings.simplefilter("ignore")
+            values = np.fromstring(text, sep=",")
+    except ValueError:  # numpy >= 2.3 raises on a token that is not a number
+        return None
     return values if values.shape[0] == expected else None
 
 

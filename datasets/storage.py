@@ -70,7 +70,8 @@ def load_cache(path: Path) -> dict[str, Any] | None:
         return None
     try:
         return torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError):
+    except Exception:  # truncated / foreign / old-format file: any failure means "rebuild it"
+        LOGGER.warning("ignoring unreadable cache file %s", path)
         return None
 
 

@@ -1,5 +1,5 @@
 """Run the CLI as ``python -m genforge``."""
 
-from genforge.cli import app
+from genforge.cli import main
 
-app(prog_name="genforge")
+main()

@@ -51,25 +51,8 @@ def train(
     """Train the model a recipe describes (its `task:` key picks the domain task)."""
     from genforge.core.config import load_task_config, override
 
-    task, cfg = load_task_config(config)
-    cfg = override(cfg, overrides or [])
-    task.train(cfg, resume=resume)
-
-
-@app.command()
-def sample(
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A checkpoint written by `genforge train`.")],
-    num: Annotated[int, typer.Option("--num", "-n", help="How many samples to draw.")] = 1000,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for samples and figures.")] = Path(
-        "outputs/samples"),
-    steps: Annotated[int, typer.Option(help="Sampling steps (solver grid size).")] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-) -> None:
-    """Draw samples from a trained checkpoint with the task's default solver."""
-    from genforge.core.config import task_from_checkpoint
-
-    task, cfg = task_from_checkpoint(checkpoint)
-    task.sample(cfg, checkpoint, num=num, out=out, steps=steps, seed=seed)
+    _, cfg, run = load_task_config(config)
+    run(override(cfg, overrides or []), resume=resume)
 
 
 def _register_domains() -> None:

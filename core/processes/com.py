@@ -40,6 +40,11 @@ class CoMFreeGaussian(Process):
 
     path: GaussianPath
 
+    def sample_time(self, batch: int, generator: torch.Generator | None = None, *,
+                    device: torch.device | str | None = None) -> Tensor:
+        """The wrapped path's training times, one per graph ``[B]`` (gather ``t[batch]`` for the nodes)."""
+        return self.path.sample_time(batch, generator, device=device)
+
     def prior(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None = None, *,
               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
               batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from torch import Tensor
 
+from genforge.core.solvers.bfn import BFNModel, VonMisesModel, continuous_bfn, discrete_bfn, von_mises_bfn
 from genforge.core.solvers.ode import (
     Callback,
     PathPoint,
@@ -48,14 +49,18 @@ SOLVERS: dict[str, Solver] = {
 
 __all__ = [
     "SOLVERS",
+    "BFNModel",
     "Callback",
     "ParticleSet",
     "PathPoint",
     "Solver",
+    "VonMisesModel",
     "ancestral",
     "ancestral_transition",
+    "continuous_bfn",
     "ddim",
     "denoise_at",
+    "discrete_bfn",
     "dpm_solver_pp_2m",
     "dpm_solver_pp_3m",
     "effective_sample_size",
@@ -69,4 +74,5 @@ __all__ = [
     "smc",
     "smc_weighted",
     "systematic_resample",
+    "von_mises_bfn",
 ]

@@ -66,7 +66,8 @@ def shard_batch(batch: Batch, shard: Shard) -> Batch:
         return type(batch)(shard_batch(item, shard) for item in batch)
     if isinstance(batch, dict):
         return {key: shard_batch(item, shard) for key, item in batch.items()}
-    raise TypeError(f"cannot shard a {type(batch).__name__} batch over ranks; pass IndexedData(items, collate)")
+    raise TypeError(f"cannot shard a {type(batch).__name__} batch over ranks; "
+                    "pass IndexedData(items, collate) instead")
 
 
 class EpochSampler:
@@ -167,7 +168,8 @@ class _FunctionSource(DataSource):
 def make_source(data: DataSpec, batch_size: int, shard: Shard, generator: torch.Generator) -> DataSource:
     """The :class:`DataSource` for any accepted kind of ``data`` (see the module docstring)."""
     if isinstance(data, Tensor):
-        return _SampledSource(data.shape[0], lambda idx: data[idx.to(data.device)], batch_size, shard, generator)
+        return _SampledSource(data.shape[0], lambda idx: data[idx.to(data.device)], batch_size, shard,
+                              generator)
     if isinstance(data, tuple) and data and all(isinstance(item, Tensor) for item in data):
         sizes = {item.shape[0] for item in data}
         if len(sizes) != 1:
@@ -175,7 +177,8 @@ def make_source(data: DataSpec, batch_size: int, shard: Shard, generator: torch.
         return _SampledSource(sizes.pop(), lambda idx: tuple(item[idx.to(item.device)] for item in data),
                               batch_size, shard, generator)
     if isinstance(data, IndexedData):
-        return _SampledSource(len(data.items), lambda idx: data.collate([data.items[i] for i in idx.tolist()]),
+        return _SampledSource(len(data.items),
+                              lambda idx: data.collate([data.items[i] for i in idx.tolist()]),
                               batch_size, shard, generator)
     if callable(data):
         return _FunctionSource(data, shard, generator)

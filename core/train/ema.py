@@ -33,7 +33,8 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float, start_step: int = 0):
         self.decay = decay
         self.start_step = start_step
-        self.shadow: dict[str, Tensor] = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        self.shadow: dict[str, Tensor] = {
+            key: value.detach().clone() for key, value in model.state_dict().items()}
 
     def decay_at(self, step: int) -> float:
         """The decay :math:`d_s` applied by the update made at ``step``."""

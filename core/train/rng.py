@@ -30,7 +30,8 @@ def numpy_state() -> dict[str, Any]:
 def set_numpy_state(saved: dict[str, Any]) -> None:
     """Inverse of :func:`numpy_state`."""
     keys = saved["keys"].numpy().astype(np.uint32)
-    np.random.set_state((saved["name"], keys, saved["position"], saved["has_gauss"], saved["cached_gaussian"]))
+    np.random.set_state(
+        (saved["name"], keys, saved["position"], saved["has_gauss"], saved["cached_gaussian"]))
 
 
 def capture(loss_generator: torch.Generator) -> dict[str, Any]:

@@ -90,7 +90,7 @@ class _Window:
         local = torch.tensor([self.sums[name] / max(self.count, 1) for name in names], dtype=torch.float64)
         averaged = all_reduce_mean(local.to(context.device), context).tolist()
         self.sums, self.count = {}, 0
-        return dict(zip(names, averaged))
+        return dict(zip(names, averaged, strict=True))
 
 
 class Trainer:
@@ -164,25 +164,27 @@ class Trainer:
             if self.ema is not None:
                 self.ema.update(self.model, step)
             self.consecutive_nonfinite = 0
-        return StepResult(step=step, loss=float(loss.detach()), lr=lr, grad_norm=float(grad_norm), skipped=skipped,
-                          metrics=metrics)
+        return StepResult(step=step, loss=float(loss.detach()), lr=lr, grad_norm=float(grad_norm),
+                          skipped=skipped, metrics=metrics)
 
-    def train(self) -> TrainSummary:
-        """Run to ``cfg.steps``: log every ``log_every``, checkpoint every ``ckpt_every`` and at the end."""
+    def train(self, until: int | None = None) -> TrainSummary:
+        """Run to step ``until`` (default and at most ``cfg.steps``); log every ``log_every`` steps and
+        checkpoint every ``ckpt_every`` steps and at the end of the call."""
         cfg, last = self.cfg, None
+        end = cfg.steps if until is None else min(until, cfg.steps)
         self.wrapped.train()
         window = _Window()
         with RunLogger(cfg.out_dir, total_steps=cfg.steps, start_step=self.step, enabled=self.context.is_main,
                        progress=cfg.progress, tensorboard=cfg.tensorboard) as logger:
-            while self.step < cfg.steps:
+            while self.step < end:
                 result = self.train_step()
                 finite = {} if result.skipped else {"loss": result.loss, "grad_norm": result.grad_norm,
                                                     **result.metrics}
                 window.add({**finite, "lr": result.lr, "skipped": float(result.skipped)})
                 logger.advance(self.step, result.loss, result.lr)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.log_every == 0 or self.step == end:
                     logger.log(self.step, window.means(self.context))
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.ckpt_every == 0 or self.step == end:
                     last = self.save_checkpoint()
         return TrainSummary(step=self.step, skipped=self.skipped, checkpoint=last)
 

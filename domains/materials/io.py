@@ -18,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def write_cif(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord]) ->
             raise DataError(f"record {index} has no cell; write molecules as XYZ or SDF", source=path)
         structure = Structure(Lattice(record.cell.double().numpy()), record.species.tolist(),
                               record.frac.double().numpy())
-        text = str(CifWriter(structure))
+        with warnings.catch_warnings():  # pymatgen warns about elements without electronegativity
+            warnings.simplefilter("ignore")
+            text = str(CifWriter(structure))
         blocks.append(re.sub(r"^data_.*$", f"data_{_block_name(record, index)}", text, count=1, flags=re.M))
     _write_atomic(Path(path), "\n".join(blocks))
 
@@ -146,7 +149,7 @@ def _read_cif(path: Path, text: str) -> list[AtomsRecord]:
     records = []
     for index, (first_line, block) in enumerate(split_cif_blocks(text)):
         try:
-            crystal = parse_cif_block(block)
+            crystal = parse_cif_block(block, file_order=True)
         except CifBlockError as problem:
             where = (f"line {first_line + problem.line - 1}" if problem.line is not None
                      else f"data block {index} (from line {first_line})")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genforge.core.metrics.distributions import mmd_rbf, sliced_wasserstein
+from genforge.core.metrics.distributions import mmd2_rbf, sliced_wasserstein
+
+BANDWIDTHS = (0.1, 0.3, 1.0, 3.0)
+"""Fixed MMD kernel bandwidths, so every candidate is scored with the same kernel."""
 
 
 def sample_scores(samples: Tensor, reference: Tensor, generator: torch.Generator) -> dict[str, float]:
     """Sliced W2 and RBF-MMD of ``samples [n, 2]`` to ``reference [m, 2]`` (lower is better)."""
     return {
-        "sliced_w2": float(sliced_wasserstein(samples, reference, num_projections=256, generator=generator)),
-        "mmd": float(mmd_rbf(samples, reference)),
+        "sliced_w2": float(sliced_wasserstein(samples, reference, generator, num_projections=256)),
+        "mmd2": float(mmd2_rbf(samples, reference, BANDWIDTHS)),
     }
 
 

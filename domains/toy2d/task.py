@@ -67,7 +67,7 @@ class Toy2dConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _loss_fn(process: GaussianPath):  # noqa: ANN202 - returns the trainer's LossFn
+def _loss_fn(process: GaussianPath):
     def loss_fn(model: nn.Module, x0: Tensor, generator: torch.Generator) -> Tensor:
         t = process.sample_time(x0.shape[0], generator, device=x0.device)
         noise = process.sample_noise(x0, generator)

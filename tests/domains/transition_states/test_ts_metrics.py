@@ -30,7 +30,8 @@ def test_rotated_translated_copy_has_zero_rmsd() -> None:
     reference = torch.cat([_molecule(0, species[:4].tolist()), _molecule(1, species[4:].tolist())])
     batch = torch.tensor([0] * 4 + [1] * 3)
     rotations = random_rotations(2, torch.Generator().manual_seed(2), dtype=F64)
-    generated = torch.einsum("nij,nj->ni", rotations[batch], reference) + torch.tensor([[1.0, 2.0, 3.0]], dtype=F64)
+    shift = torch.tensor([[1.0, 2.0, 3.0]], dtype=F64)
+    generated = torch.einsum("nij,nj->ni", rotations[batch], reference) + shift
     scores = _score(generated, reference, species, batch)
     assert scores.rmsd.max() < 1e-10 and scores.permutation_rmsd.max() < 1e-10
 
@@ -42,11 +43,12 @@ def test_hand_made_rmsd_and_permutation_awareness() -> None:
     batch = torch.zeros(4, dtype=torch.long)
     scores = _score(swapped, reference, species, batch)
     assert scores.rmsd[0] > 0.1 and scores.permutation_rmsd[0] < 1e-10
-    stretched = reference.clone()
-    stretched[3, 2] += 0.4
-    # Kabsch superposition moves the centroid: the optimal shift is 0.1 along z, leaving residuals
-    # (-0.1, -0.1, -0.1, 0.3) on z, so RMSD = sqrt((3 * 0.01 + 0.09) / 4).
-    assert float(_score(stretched, reference, species, batch).rmsd[0]) == pytest.approx((0.12 / 4) ** 0.5, abs=1e-9)
+    # Scaling about the centroid by s: the best superposition is the identity, so
+    # RMSD = |s - 1| * sqrt(mean |x_i - centroid|^2).
+    centred = reference - reference.mean(0)
+    scaled = reference.mean(0) + 1.1 * centred
+    expected = 0.1 * float(centred.square().sum(-1).mean().sqrt())
+    assert float(_score(scaled, reference, species, batch).rmsd[0]) == pytest.approx(expected, abs=1e-12)
 
 
 def test_barrier_error_in_kcal_per_mol_and_summary() -> None:
