@@ -73,7 +73,8 @@ anything: [1, x]
 """)
     cfg = load_config(path, RecipeCfg)
     assert cfg.train.lr == 1e-4 and isinstance(cfg.train.lr, float)
-    assert cfg.train.betas == (0.9, 0.99) and cfg.train.grad_clip is None and cfg.train.out_dir == Path("runs/x")
+    assert cfg.train.betas == (0.9, 0.99) and cfg.train.grad_clip is None
+    assert cfg.train.out_dir == Path("runs/x")
     assert cfg.model == ModelCfg(channels=[1, 2, 3], norm=Norm.GROUP, dropout=0.0, kind="unet")
     assert isinstance(cfg.model.dropout, float)
     assert cfg.data_root == Path("/data") and cfg.shape == (4, 5) and cfg.extra == {"a": 1.0, "b": 2.5}
@@ -121,7 +122,8 @@ def test_post_init_checks_are_reported_at_the_field(tmp_path):
 
 def test_round_trip_dump_save_load(tmp_path):
     cfg = RecipeCfg(name="x", train=TrainConfig(steps=7, lr=3e-4, out_dir=Path("o")),
-                    model=ModelCfg(norm=Norm.GROUP), data_root=Path("d"), extra={"k": 0.5}, anything={"n": [1]})
+                    model=ModelCfg(norm=Norm.GROUP), data_root=Path("d"), extra={"k": 0.5},
+                    anything={"n": [1]})
     data = dump_config(cfg)
     assert data["model"]["norm"] == "group" and data["train"]["out_dir"] == "o" and data["shape"] == [8, 8]
     assert config_from_dict(data, RecipeCfg) == cfg
@@ -139,13 +141,13 @@ def test_overrides_are_typed_like_the_file():
     assert changed.name == "123" and changed.train.grad_clip is None and changed.data_root == Path("/tmp/a")
     assert changed.extra == {"new": 2.0} and changed.model.norm is Norm.GROUP
     assert cfg.train.steps == 1000  # the original is untouched
-    with pytest.raises(ConfigError, match="train.steps: expected int, got str 'many'"):
+    with pytest.raises(ConfigError, match=r"train\.steps: expected int, got str 'many'"):
         override(cfg, ["train.steps=many"])
-    with pytest.raises(ConfigError, match="did you mean 'train.lr'"):
+    with pytest.raises(ConfigError, match=r"did you mean 'train\.lr'"):
         override(cfg, ["train.lrr=1"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         override(cfg, ["train.steps"])
-    with pytest.raises(ConfigError, match="'train.steps' is not a mapping"):
+    with pytest.raises(ConfigError, match=r"'train\.steps' is not a mapping"):
         override(cfg, ["train.steps.x=1"])
 
 
@@ -165,12 +167,12 @@ def test_task_registry_and_task_files(tmp_path):
     assert (name, cfg, run(cfg)) == ("test_echo", EchoCfg(times=3), "hihihi")
     assert registered_tasks()["test_echo"].config_cls is EchoCfg
     assert task_from_dict(dump_task_config(name, cfg))[1] == cfg
-    assert "did you mean 'test_echo'" in str(pytest.raises(
-        ConfigError, load_task_config, _write(tmp_path, "task: test_ech\n")).value)
-    assert "task: missing required key" in str(pytest.raises(
-        ConfigError, load_task_config, _write(tmp_path, "times: 3\n")).value)
-    assert "did you mean 'times'" in str(pytest.raises(
-        ConfigError, load_task_config, _write(tmp_path, "task: test_echo\ntimez: 3\n")).value)
+    for text, expected in [("task: test_ech\n", "did you mean 'test_echo'"),
+                           ("times: 3\n", "task: missing required key"),
+                           ("task: test_echo\ntimez: 3\n", "did you mean 'times'")]:
+        with pytest.raises(ConfigError) as info:
+            load_task_config(_write(tmp_path, text))
+        assert expected in str(info.value)
     with pytest.raises(TypeError, match="annotated"):
         register_task("bad")(lambda cfg: None)
     with pytest.raises(ValueError, match="already registered"):

@@ -88,7 +88,8 @@ def test_rotation_keeps_last_k_and_latest(tmp_path):
     trainer = Trainer(toy_model(), noisy_loss, toy_data(),
                       tiny_config(tmp_path, steps=5, ckpt_every=1, keep_last=2))
     trainer.train()
-    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["last.pt", "step_00000004.pt", "step_00000005.pt"]
+    kept = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert kept == ["last.pt", "step_00000004.pt", "step_00000005.pt"]
     assert latest(tmp_path) == tmp_path / "last.pt"
     (tmp_path / "last.pt").unlink()
     assert latest(tmp_path) == tmp_path / "step_00000005.pt"

@@ -1,4 +1,4 @@
-"""Run output: metrics.jsonl records and truncation on resume, tensorboard events, progress bar, DDP helpers."""
+"""Run output: metrics.jsonl records and truncation, tensorboard events, progress bar, DDP no-op helpers."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_warmup_then_cosine_values():
     assert learning_rate(35, cfg) == pytest.approx(2.0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4))))
     assert learning_rate(110, cfg) == pytest.approx(0.2)  # end: min_lr_ratio * lr
     decay = [learning_rate(step, cfg) for step in range(10, 111)]
-    assert all(a > b for a, b in zip(decay, decay[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(decay))
 
 
 def test_constant_schedule_and_no_warmup():
