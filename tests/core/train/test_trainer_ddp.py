@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from pathlib import Path
 
 import torch
 import torch.multiprocessing as mp
+from _ddp_worker import STEPS, run, worker
 from _train_toys import plain_loss, tiny_config, toy_data, toy_model
 
-from genforge.core.train import Trainer, cleanup
-
-STEPS = 4
+from genforge.core.train import Trainer
 
 
 def _free_port() -> int:
@@ -21,38 +18,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _recording_loss(seen: list[torch.Tensor]):
-    def loss(model, batch, generator):
-        seen.append(batch[0].clone())
-        return plain_loss(model, batch, generator)
-
-    return loss
-
-
-def _run(out_dir: Path) -> tuple[Trainer, list[torch.Tensor]]:
-    seen: list[torch.Tensor] = []
-    cfg = tiny_config(out_dir, steps=STEPS, ckpt_every=2, lr=5e-2, warmup_steps=0)
-    trainer = Trainer(toy_model(dropout=0.0), _recording_loss(seen), toy_data(), cfg)
-    trainer.train()
-    return trainer, seen
-
-
-def _worker(rank: int, world_size: int, port: int, out_dir: Path, result_dir: Path) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    try:
-        trainer, seen = _run(out_dir)
-        torch.save({"model": trainer.model.state_dict(), "ema": trainer.ema.shadow, "seen": seen},
-                   result_dir / f"rank{rank}.pt")
-    finally:
-        cleanup()
-
-
 def test_two_process_gloo_matches_single_process(tmp_path):
-    port = _free_port()
-    mp.spawn(_worker, args=(2, port, tmp_path / "ddp", tmp_path), nprocs=2, join=True)
-    single, seen_single = _run(tmp_path / "single")
+    mp.spawn(worker, args=(2, _free_port(), tmp_path / "ddp", tmp_path), nprocs=2, join=True)
+    single, seen_single = run(tmp_path / "single")
     ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
 
     for step in range(STEPS):  # each rank saw its half of the same global batch
