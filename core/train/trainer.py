@@ -199,7 +199,6 @@ class Trainer:
             "data": self.data.state_dict(),
             "rng": gather_objects(rng.capture(self.loss_generator), self.context),
             "guard": {"skipped": self.skipped, "consecutive_nonfinite": self.consecutive_nonfinite},
-            "world_size": self.context.world_size,
             "config": self.config_dict,
         }
 
@@ -222,11 +221,16 @@ class Trainer:
         if path is None:
             raise CheckpointError("no checkpoint to resume from", source=self.cfg.out_dir)
         state = load_checkpoint(path)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}",
+                                  source=path)
         try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
             if (self.ema is None) != (state["ema"] is None):
                 raise ValueError("EMA enabled in one of the checkpoint and the config only (train.ema_decay)")
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            for group in self.optimizer.param_groups:  # the config, not the file, sets hyperparameters
+                group.update(betas=self.cfg.betas, weight_decay=self.cfg.weight_decay)
             if self.ema is not None:
                 self.ema.load_state_dict(state["ema"])
             self.data.load_state_dict(state["data"])

@@ -81,6 +81,13 @@ def test_missing_foreign_and_mismatched_checkpoints(tmp_path, trained):
     assert "last.pt" in str(info.value)
     with pytest.raises(CheckpointError, match="no checkpoint"):
         other.restore()
+    no_ema = Trainer(toy_model(), noisy_loss, toy_data(), tiny_config(tmp_path / "no_ema", ema_decay=None))
+    with pytest.raises(CheckpointError, match="EMA enabled"):
+        no_ema.restore(tmp_path / "last.pt")
+    old_format = tmp_path / "old.pt"
+    write_checkpoint({"format": 0}, old_format)
+    with pytest.raises(CheckpointError, match="checkpoint format 0"):
+        other.restore(old_format)
 
 
 def test_rotation_keeps_last_k_and_latest(tmp_path):
