@@ -125,7 +125,9 @@ def step_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:
 
 
 def save_rotating(payload: Mapping[str, Any], directory: str | Path, step: int, keep_last: int) -> Path:
-    """Write ``step_XXXXXXXX.pt`` (when ``keep_last > 0``) and ``last.pt``; delete older step files.
+    """Write ``step_XXXXXXXX.pt`` (when ``keep_last > 0``) and ``last.pt``; keep the newest ``keep_last``
+    step files up to ``step`` and delete those after it (left by a run this one restarted or resumed
+    from an earlier checkpoint).
 
     Returns:
         the path of ``last.pt``.
@@ -136,8 +138,10 @@ def save_rotating(payload: Mapping[str, Any], directory: str | Path, step: int, 
         atomic_write_bytes(step_path(directory, step), data)
     last = directory / LAST_NAME
     atomic_write_bytes(last, data)
-    stale = step_checkpoints(directory)
-    for _, path in stale[: max(len(stale) - keep_last, 0)]:
+    existing = step_checkpoints(directory)
+    earlier = [path for saved_step, path in existing if saved_step <= step]
+    later = [path for saved_step, path in existing if saved_step > step]
+    for path in earlier[: max(len(earlier) - keep_last, 0)] + later:
         path.unlink(missing_ok=True)
     return last
 

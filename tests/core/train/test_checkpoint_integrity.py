@@ -100,6 +100,11 @@ def test_rotation_keeps_last_k_and_latest(tmp_path):
     assert latest(tmp_path) == tmp_path / "last.pt"
     (tmp_path / "last.pt").unlink()
     assert latest(tmp_path) == tmp_path / "step_00000005.pt"
+    restarted = Trainer(toy_model(), noisy_loss, toy_data(),
+                        tiny_config(tmp_path, steps=2, ckpt_every=1, keep_last=2))
+    restarted.train()  # a new timeline: checkpoints of the abandoned one (steps 4, 5) go
+    kept = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert kept == ["last.pt", "step_00000001.pt", "step_00000002.pt"]
 
 
 def test_digest_distinguishes_types_and_values(tmp_path):
