@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from _solver_toys import PATHS, exact, prior_sample
@@ -22,9 +24,13 @@ def _grid(path: str) -> torch.Tensor:
     return grids.log_snr(200, PATHS[path], t_min=1e-4)
 
 
+CASES = [("euler_maruyama", {}), ("ancestral", {}), ("ancestral", {"eta": 0.5}), ("predictor_corrector", {}),
+         ("predictor_corrector", {"predictor": "euler_maruyama"})]
+
+
 @pytest.mark.parametrize("path", sorted(PATHS))
-@pytest.mark.parametrize("name", ["euler_maruyama", "ancestral", "predictor_corrector"])
-def test_samples_match_the_gaussian_target(name: str, path: str) -> None:
+@pytest.mark.parametrize(("name", "options"), CASES, ids=[f"{n}{o}" for n, o in CASES])
+def test_samples_match_the_gaussian_target(name: str, options: dict[str, Any], path: str) -> None:
     """Mean within 0.06 (about 2.5 standard errors) and standard deviations within 6 % of the target.
 
     Tolerances cover Monte Carlo error (1.1 % on a std at 4000 samples) and the first-order bias of
@@ -34,7 +40,7 @@ def test_samples_match_the_gaussian_target(name: str, path: str) -> None:
     data = GaussianMixture(torch.ones(1, dtype=torch.float64), MEAN[None], STD[None])
     x_init = prior_sample(process, N_SAMPLES, seed=5)
     generator = torch.Generator().manual_seed(6)
-    samples = SOLVERS[name](exact(data, process), x_init, _grid(path), generator=generator)
+    samples = SOLVERS[name](exact(data, process), x_init, _grid(path), generator=generator, **options)
     assert (samples.mean(0) - MEAN).abs().max() < 0.06
     torch.testing.assert_close(samples.std(0), STD, rtol=0.06, atol=0.0)
     assert abs(float(torch.corrcoef(samples.T)[0, 1])) < 0.05
