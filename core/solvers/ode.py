@@ -78,6 +78,15 @@ def denoise_at(denoiser: Denoiser, x: Tensor, t: float) -> tuple[Tensor, Tensor]
     return denoiser.x0_eps(x, torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device))
 
 
+def observe_step(denoiser: Denoiser, x: Tensor, i: int, t: float,
+                 callback: Callback | None) -> tuple[Tensor, Tensor]:
+    """Step ``i``'s one denoiser call at ``t``, reported to ``callback(i, t, x, x0_hat)``: (x0_hat, eps_hat)."""
+    x0, eps = denoise_at(denoiser, x, t)
+    if callback is not None:
+        callback(i, t, x, x0)
+    return x0, eps
+
+
 def grid_steps(grid: Tensor) -> list[tuple[int, float, float]]:
     """``(i, t_i, t_{i+1})`` for every step of a descending grid."""
     times = grid.tolist()
@@ -96,9 +105,7 @@ def euler(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *, generator: torch.
     """Explicit Euler on dx/dt = velocity(x, t) in t. Order 1; n NFE for n steps."""
     x = x_init
     for i, t, t_next in grid_steps(grid):
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         x = x + (t_next - t) * _velocity(denoiser, x, t, x0, eps)
     return x
 
@@ -116,9 +123,7 @@ def heun(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *, generator: torch.G
     process = denoiser.process
     x = x_init
     for i, t, t_next in grid_steps(grid):
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         end = path_point(process, t_next)
         if end.sigma == 0.0:
             return _extrapolated_final_step(denoiser, x, x0, path_point(process, t), end)
@@ -153,9 +158,7 @@ def ddim(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *, generator: torch.G
     process = denoiser.process
     x = x_init
     for i, t, t_next in grid_steps(grid):
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         end = path_point(process, t_next)
         x = end.alpha * x0 + end.sigma * eps
     return x
@@ -204,9 +207,7 @@ def _dpm_solver_pp(denoiser: Denoiser, x_init: Tensor, grid: Tensor, order: int,
     history: list[_Evaluated] = []
     for i, t, t_next in grid_steps(grid):
         start, end = path_point(process, t), path_point(process, t_next)
-        x0, _ = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, _ = observe_step(denoiser, x, i, t, callback)
         history = [*history, _Evaluated(start, x0)][-order:] if start.alpha > 0.0 else []
         if end.sigma == 0.0:
             return end.alpha * (_extrapolate_to_clean(history) if history else x0)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from genforge.core.denoiser import Denoiser
-from genforge.core.solvers.ode import Callback, PathPoint, denoise_at, grid_steps, path_point
+from genforge.core.solvers.ode import Callback, PathPoint, denoise_at, grid_steps, observe_step, path_point
 
 
 def _require_generator(generator: torch.Generator | None, solver: str) -> torch.Generator:
@@ -65,9 +65,7 @@ def ancestral(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *, generator: to
     steps = grid_steps(grid)
     x = x_init
     for i, t, t_next in steps:
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         end = path_point(process, t_next)
         if i == len(steps) - 1:
             return _final_step(x0, eps, end)
@@ -106,9 +104,7 @@ def euler_maruyama(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *,
     steps = grid_steps(grid)
     x = x_init
     for i, t, t_next in steps:
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         if i == len(steps) - 1:
             return _final_step(x0, eps, path_point(process, t_next))
         x = _euler_maruyama_step(denoiser, x, x0, eps, t, t_next, rng)
@@ -151,9 +147,7 @@ def predictor_corrector(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *,
     for i, t, t_next in steps:
         for _ in range(corrector_steps):
             x = _langevin_step(denoiser, x, t, snr, rng)
-        x0, eps = denoise_at(denoiser, x, t)
-        if callback is not None:
-            callback(i, t, x, x0)
+        x0, eps = observe_step(denoiser, x, i, t, callback)
         end = path_point(process, t_next)
         if i == len(steps) - 1:
             return _final_step(x0, eps, end)

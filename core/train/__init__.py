@@ -5,8 +5,7 @@ Names are imported lazily (PEP 562) so that ``import genforge.core.train.checkpo
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from genforge.core.lazy import lazy_getattr
 
 _EXPORTS = {
     "Trainer": "trainer", "StepResult": "trainer", "TrainSummary": "trainer", "LossFn": "trainer",
@@ -20,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
