@@ -219,7 +219,8 @@ def _build(cls: type[ConfigT], data: Any, at: _At) -> ConfigT:
         raise at.error(f"invalid {cls.__name__}: {err}") from err
 
 
-def _read_yaml(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of YAML file ``path``; ConfigError (file, line) on a missing file or bad YAML."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("config file not found", source=path)
@@ -241,7 +242,7 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(path: str | Path, cls: type[ConfigT]) -> ConfigT:
     """Read YAML ``path`` into dataclass ``cls``; raises ConfigError naming the file and the key."""
-    return _build(cls, _read_yaml(path), _At(str(path)))
+    return _build(cls, read_yaml(path), _At(str(path)))
 
 
 def config_from_dict(data: Mapping[str, Any], cls: type[ConfigT], source: str = "<dict>") -> ConfigT:
@@ -408,7 +409,7 @@ def task_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> tuple[str
 
 def load_task_config(path: str | Path) -> tuple[str, Any, RunFn]:
     """``(name, cfg, run)`` of the recipe at ``path`` (top-level ``task: <name>`` plus its fields)."""
-    return task_from_dict(_read_yaml(path), str(path))
+    return task_from_dict(read_yaml(path), str(path))
 
 
 def dump_task_config(name: str, cfg: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ User errors (:class:`GenforgeError`) print one line and exit with code 2; ``--de
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +27,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
-DOMAINS = ("toy2d",)
 _state = {"debug": False}
 
 
@@ -51,14 +52,33 @@ def train(
     """Train the model a recipe describes (its `task:` key picks the domain task)."""
     from genforge.core.config import load_task_config, override
 
+    import_task_module(config)
     _, cfg, run = load_task_config(config)
     run(override(cfg, overrides or []), resume=resume)
 
 
+def import_task_module(recipe: Path) -> None:
+    """Import the domain module that registers the recipe's task (``task: materials.crysbfn`` imports
+    ``genforge.domains.materials.tasks``), so heavy domains load only when one of their recipes runs."""
+    from genforge.core.config import read_yaml
+
+    name = read_yaml(recipe).get("task")
+    if not isinstance(name, str):
+        return  # load_task_config reports the missing / malformed key with file and field
+    domain = name.split(".")[0]
+    for module in ("tasks", "task"):
+        if importlib.util.find_spec(f"genforge.domains.{domain}") and importlib.util.find_spec(
+                f"genforge.domains.{domain}.{module}"):
+            importlib.import_module(f"genforge.domains.{domain}.{module}")
+
+
 def _register_domains() -> None:
-    for domain in DOMAINS:
-        module = importlib.import_module(f"genforge.domains.{domain}.cli")
-        module.register(app)
+    """Every ``genforge.domains.<d>.cli`` module adds its commands (``register(app)``), in name order."""
+    import genforge.domains as domains
+
+    for info in sorted(pkgutil.iter_modules(domains.__path__), key=lambda m: m.name):
+        if info.ispkg and importlib.util.find_spec(f"genforge.domains.{info.name}.cli") is not None:
+            importlib.import_module(f"genforge.domains.{info.name}.cli").register(app)
 
 
 _register_domains()
