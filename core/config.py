@@ -33,6 +33,7 @@ from genforge.core.train.checkpoint import atomic_write_bytes
 
 ConfigT = TypeVar("ConfigT")
 RunFn = Callable[..., Any]
+SampleFn = Callable[..., list[Path]]
 TASK_KEY = "task"
 
 
@@ -384,6 +385,32 @@ def register_task(name: str) -> Callable[[RunFn], RunFn]:
 
 def _qualified(function: RunFn) -> str:
     return f"{function.__module__}.{function.__qualname__}"
+
+
+_SAMPLERS: dict[str, SampleFn] = {}
+
+
+def register_sampler(name: str) -> Callable[[SampleFn], SampleFn]:
+    """Decorator registering ``sample(trained, *, num, seed, out, steps)`` for task ``name``: it draws
+    ``num`` samples from a trained checkpoint (:class:`~genforge.core.train.inference.TrainedWeights`)
+    into folder ``out`` and returns the paths written. ``genforge sample`` dispatches on it."""
+
+    def decorator(sample: SampleFn) -> SampleFn:
+        previous = _SAMPLERS.get(name)
+        if previous is not None and _qualified(previous) != _qualified(sample):
+            raise ValueError(f"sampler for task {name!r} is already registered by {_qualified(previous)}")
+        _SAMPLERS[name] = sample
+        return sample
+
+    return decorator
+
+
+def task_sampler(name: str, source: str = "<checkpoint>") -> SampleFn:
+    """The sampler registered for task ``name``; ConfigError naming ``source`` if there is none."""
+    if name not in _SAMPLERS:
+        known = ", ".join(sorted(_SAMPLERS)) or "none registered"
+        raise ConfigError(f"task {name!r} has no sampler (tasks with one: {known})", source=source, field=TASK_KEY)
+    return _SAMPLERS[name]
 
 
 def registered_tasks() -> dict[str, Task]:

@@ -50,19 +50,61 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
 ) -> None:
     """Train the model a recipe describes (its `task:` key picks the domain task)."""
-    from genforge.core.config import load_task_config, override
+    from genforge.core.config import load_task_config, override, read_yaml
 
-    import_task_module(config)
+    import_task_module(read_yaml(config).get("task"))
     _, cfg, run = load_task_config(config)
     run(override(cfg, overrides or []), resume=resume)
 
 
-def import_task_module(recipe: Path) -> None:
-    """Import the domain module that registers the recipe's task (``task: materials.crysbfn`` imports
-    ``genforge.domains.materials.tasks``), so heavy domains load only when one of their recipes runs."""
-    from genforge.core.config import read_yaml
+@app.command()
+def sample(
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A training checkpoint (last.pt) or a shipped one.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the samples (created).")],
+    num: Annotated[int, typer.Option(min=1, help="Number of samples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    steps: Annotated[int | None, typer.Option(min=1, help="Solver steps (default: the recipe's).")] = None,
+) -> None:
+    """Draw samples from any trained checkpoint with its recipe's sampler (the task is read from the file).
 
-    name = read_yaml(recipe).get("task")
+    Example: genforge sample --ckpt runs/toy2d/last.pt --num 2000 --out outputs/toy_samples
+    """
+    from genforge.core.config import task_sampler
+    from genforge.core.train.inference import load_trained
+
+    trained = load_trained(ckpt)
+    import_task_module(trained.task)
+    for path in task_sampler(trained.task, str(ckpt))(trained, num=num, seed=seed, out=out, steps=steps):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A training checkpoint, e.g. runs/x/last.pt.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The slim checkpoint to write (.pt).")],
+    metrics: Annotated[Path | None, typer.Option(help="metrics.json to store beside the weights.")] = None,
+) -> None:
+    """Write a slim inference checkpoint (EMA weights + recipe + metrics, no optimizer state) for shipping.
+
+    Example: genforge export --ckpt runs/toy2d/last.pt --metrics runs/toy2d/metrics.json --out toy.pt
+    """
+    import json
+
+    from genforge.core.errors import DataError
+    from genforge.core.train.inference import export_inference, load_trained
+
+    values = None
+    if metrics is not None:
+        try:
+            values = json.loads(metrics.read_text())
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read metrics JSON: {err}", source=metrics) from err
+    typer.echo(f"wrote {export_inference(load_trained(ckpt), out, values)}")
+
+
+def import_task_module(name: object) -> None:
+    """Import the domain module that registers task ``name`` (``materials.crysbfn`` imports
+    ``genforge.domains.materials.tasks``), so heavy domains load only when one of their tasks runs."""
     if not isinstance(name, str):
         return  # load_task_config reports the missing / malformed key with file and field
     domain = name.split(".")[0]

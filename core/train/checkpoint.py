@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pickle
 import re
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -95,10 +97,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("checkpoint file not found", source=path)
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError("not a readable checkpoint (truncated or corrupted, or not a torch.save zip archive: "
+                              "empty or another kind of file?)", source=path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError("holds pickled Python objects besides tensors and containers; refused "
+                              "(genforge loads checkpoints with weights_only=True)", source=path) from err
     except Exception as err:
-        raise CheckpointError(f"unreadable checkpoint (truncated or corrupted?): {err}", source=path) from err
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"unreadable checkpoint (truncated or corrupted?): {first_line}", source=path) from err
     if not isinstance(payload, dict) or DIGEST_KEY not in payload:
         raise CheckpointError(f"not a genforge checkpoint (no '{DIGEST_KEY}' digest)", source=path)
     try:

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 from torch import Tensor, nn
 
 from genforge.core import grids
-from genforge.core.config import dump_task_config, register_task
+from genforge.core.config import dump_task_config, register_sampler, register_task, task_from_dict
 from genforge.core.denoiser import ModelDenoiser
 from genforge.core.processes.gaussian import EDM, GaussianPath, VPCosine, VPLinear
 from genforge.core.processes.interpolants import LinearInterpolant, TrigInterpolant
 from genforge.core.solvers import SOLVERS
 from genforge.core.train import TrainConfig, Trainer
+from genforge.core.train.inference import TrainedWeights, load_into
 from genforge.datasets.toy2d import sample_toy2d
 from genforge.domains.toy2d.evaluate import gaussian_fit_baseline, sample_scores
 from genforge.domains.toy2d.model import TimeMLP
@@ -128,13 +130,36 @@ def print_metrics(metrics: dict[str, dict[str, float]], console: Console) -> Non
     console.print(table)
 
 
+def build_model(cfg: Toy2dConfig) -> TimeMLP:
+    """The recipe's network, initialised from ``cfg.train.seed``."""
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.train.seed)
+        return TimeMLP(dim=2, hidden=cfg.hidden, depth=cfg.depth)
+
+
+@register_sampler("toy2d")
+def sample_checkpoint(trained: TrainedWeights, *, num: int, seed: int, out: Path, steps: int | None = None
+                      ) -> list[Path]:
+    """``samples.npy`` ``[num, 2]`` and ``samples.png`` in ``out`` from a toy2d checkpoint."""
+    _, cfg, _ = task_from_dict(trained.config, str(trained.source))
+    if steps is not None:
+        cfg = replace(cfg, steps=steps)
+    model = load_into(build_model(cfg), trained).eval()
+    points = draw_samples(model, cfg, num, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".samples.npy.tmp"
+    with tmp.open("wb") as handle:
+        np.save(handle, points.numpy())
+    os.replace(tmp, out / "samples.npy")
+    save_scatter_gallery({f"{cfg.solver}, {cfg.steps} steps": points}, out / "samples.png")
+    return [out / "samples.npy", out / "samples.png"]
+
+
 @register_task("toy2d")
 def run_toy2d(cfg: Toy2dConfig, *, resume: bool = False) -> dict[str, dict[str, float]]:
     """Train, sample, evaluate; returns the metrics and writes them beside the checkpoints."""
     process = PROCESSES[cfg.process]
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.train.seed)
-        model = TimeMLP(dim=2, hidden=cfg.hidden, depth=cfg.depth)
+    model = build_model(cfg)
     data = sample_toy2d(cfg.dataset, cfg.num_train, cfg.train.seed)
     trainer = Trainer(model, _loss_fn(process), data, cfg.train,
                       config_dict=dump_task_config("toy2d", cfg))
