@@ -58,6 +58,52 @@ def train(
 
 
 @app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (training out_dir or sampling output).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default RUN_DIR/report.html).")] = None,
+) -> None:
+    """Write one self-contained HTML page for a run: recipe, metrics tables, loss curves, image galleries.
+
+    Example: genforge report outputs/demo
+    """
+    from genforge.core.report import build_report
+
+    typer.echo(f"wrote {build_report(run_dir, out)}")
+
+
+@app.command()
+def doctor() -> None:
+    """Show library versions, CUDA and the backends genforge will use, and the extra that installs what is missing.
+
+    Example: genforge doctor
+    """
+    from rich.table import Table
+
+    from genforge.doctor import backends, package_statuses
+
+    table = Table(title=f"genforge {genforge.__version__}: libraries")
+    for column in ("library", "version", "extra", "used for"):
+        table.add_column(column)
+    missing = set()
+    for row in package_statuses():
+        table.add_row(row.name, row.version or "[red]missing[/]", row.extra, row.purpose)
+        if row.version is None:
+            missing.add(row.extra)
+    out = Console()
+    out.print(table)
+    backend_table = Table(title="devices and backends")
+    backend_table.add_column("component")
+    backend_table.add_column("active")
+    for name, value in backends().items():
+        backend_table.add_row(name, value)
+    out.print(backend_table)
+    for extra in sorted(missing):
+        hint = "pip install torch==2.13.0 first" if extra == "core" else \
+            f"pip install -c .ci/constraints.txt -e '.[{extra}]'"
+        out.print(f"missing libraries of [bold]{extra}[/]: {hint}")
+
+
+@app.command()
 def sample(
     ckpt: Annotated[Path, typer.Option("--ckpt", help="A training checkpoint (last.pt) or a shipped one.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the samples (created).")],

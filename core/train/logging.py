@@ -20,6 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from genforge.core.train.checkpoint import atomic_write_bytes
 
 METRICS_NAME = "metrics.jsonl"
+RECIPE_NAME = "config.yaml"
+
+
+def write_recipe(config: Mapping[str, Any], path: str | Path) -> None:
+    """The run's resolved recipe as YAML (what ``genforge train --config`` reads back), written atomically."""
+    import yaml
+
+    atomic_write_bytes(path, yaml.safe_dump(dict(config), sort_keys=False).encode())
 
 
 class MetricsLog:

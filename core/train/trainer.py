@@ -41,7 +41,7 @@ from genforge.core.train.distributed import (
     wrap_model,
 )
 from genforge.core.train.ema import EMA
-from genforge.core.train.logging import RunLogger
+from genforge.core.train.logging import RECIPE_NAME, RunLogger, write_recipe
 from genforge.core.train.schedule import learning_rate
 from genforge.core.train.train_config import TrainConfig
 
@@ -141,7 +141,11 @@ class Trainer:
             group["lr"] = lr
         batch = _to_device(self.data.batch(step), self.context.device)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = _split_loss(self.loss_fn(self.wrapped, batch, self.loss_generator))
+        device = self.context.device
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=cfg.precision == "bf16" and device.type == "cuda"):
+            loss, metrics = _split_loss(self.loss_fn(self.wrapped, batch, self.loss_generator))
+        loss = loss.float()
         loss.backward()
         parameters = [p for p in self.model.parameters() if p.grad is not None]
         if cfg.grad_clip is not None:
@@ -173,6 +177,8 @@ class Trainer:
         cfg, last = self.cfg, None
         end = cfg.steps if until is None else min(until, cfg.steps)
         self.wrapped.train()
+        if self.context.is_main and self.config_dict:
+            write_recipe(self.config_dict, Path(cfg.out_dir) / RECIPE_NAME)
         window = _Window()
         with RunLogger(cfg.out_dir, total_steps=cfg.steps, start_step=self.step, enabled=self.context.is_main,
                        progress=cfg.progress, tensorboard=cfg.tensorboard) as logger:
