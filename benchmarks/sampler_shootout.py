@@ -31,7 +31,7 @@ from benchmarks.results import append_result
 from genforge.core import grids
 from genforge.core.processes.gaussian import VPLinear
 from genforge.core.solvers import ddim, dpm_solver_pp_2m, dpm_solver_pp_3m, euler, heun
-from genforge.core.solvers.ode import denoise_at
+from genforge.core.solvers.ode import PathPoint, denoise_at, path_point
 from genforge.core.toy import ExactMixtureDenoiser, eight_gaussians_mixture
 
 matplotlib.use("Agg")
@@ -189,6 +189,40 @@ def shootout(ladder: str, n_samples: int, seed: int) -> tuple[dict[str, tuple[li
     return results, reference_error
 
 
+def _final_steps(denoiser: ExactMixtureDenoiser, states: tuple[Tensor, Tensor], points: tuple[PathPoint, PathPoint],
+                 exact: Tensor) -> tuple[float, float]:
+    """Errors of the jump D(x_last) and of the linear extrapolation in u through D(x_prev), D(x_last)."""
+    (state, previous_state), (last, previous) = states, points
+    d_last = denoise_at(denoiser, state, last.t)[0]
+    d_previous = denoise_at(denoiser, previous_state, previous.t)[0]
+    weight = last.u / (previous.u - last.u)
+    return rms(d_last, exact), rms(d_last + weight * (d_last - d_previous), exact)
+
+
+def final_step_breakdown(ladder: str, n_samples: int, seed: int) -> str:
+    """Where DPM-Solver++(2M)'s error comes from: the interior (state at the last sigma > 0 vs the exact
+    PF-ODE state there) and the last step to sigma = 0, done as diffusers' first-order jump (return D) or
+    genforge's linear extrapolation of D in u (also from the exact state: the last step's own truncation)."""
+    denoiser = ExactMixtureDenoiser(eight_gaussians_mixture(), PROCESS)
+    x_init = PROCESS.prior((n_samples, 2), torch.Generator().manual_seed(seed), dtype=torch.float64)
+    exact, _ = reference(denoiser, x_init)
+    lines = [f"**{ladder} ladder: DPM-Solver++(2M) error by part** (RMS to the exact endpoint)", "",
+             "| NFE | interior error | u_prev / u_last | jump (diffusers) | u-extrapolation (genforge) "
+             "| jump from exact state | extrapolation from exact state |", "|---" * 7 + "|"]
+    for nfe in NFES:
+        grid = times_of(sigma_ladder(nfe, ladder))
+        fine = torch.linspace(float(grid[0]), float(grid[-2]), 4001, dtype=torch.float64)
+        interior, exact_state = dpm_solver_pp_2m(denoiser, x_init, grid[:-1]), dpm_solver_pp_3m(denoiser, x_init, fine)
+        last, previous = (path_point(PROCESS, float(grid[k])) for k in (-2, -3))
+        ours = _final_steps(denoiser, (interior, dpm_solver_pp_2m(denoiser, x_init, grid[:-2])),
+                            (last, previous), exact)
+        ideal = _final_steps(denoiser, (exact_state, dpm_solver_pp_3m(denoiser, x_init, fine[fine >= previous.t])),
+                             (last, previous), exact)
+        lines.append(f"| {nfe} | {rms(interior, exact_state):.2e} | {previous.u / last.u:.2f} | {ours[0]:.2e} | "
+                     f"{ours[1]:.2e} | {ideal[0]:.2e} | {ideal[1]:.2e} |")
+    return "\n".join(lines)
+
+
 def markdown(ladder: str, results: dict[str, tuple[list[int], list[float]]], reference_error: float) -> str:
     header = "| solver | " + " | ".join(f"NFE {n}" for n in NFES) + " | order (NFE >= 10) |"
     lines = [f"**{ladder} ladder** (RMS error to the exact PF-ODE endpoint; reference accuracy "
@@ -229,6 +263,7 @@ def main() -> None:
         results, reference_error = shootout(ladder, args.samples, args.seed)
         all_results[ladder] = results
         tables.append(markdown(ladder, results, reference_error))
+        tables.append(final_step_breakdown(ladder, args.samples, args.seed))
     plot(all_results)
     body = ("Eight-Gaussians mixture (exact denoiser), VPLinear (beta 0.1 -> 20), "
             f"{args.samples} samples from t = 1, same noise and same sigma ladder for every solver.\n\n"
