@@ -17,6 +17,7 @@ skip counters, the data position, every rank's RNG states and the resolved confi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from genforge.core.train.distributed import (
     wrap_model,
 )
 from genforge.core.train.ema import EMA
+from genforge.core.train.lock import RunLock
 from genforge.core.train.logging import RECIPE_NAME, RunLogger, write_recipe
 from genforge.core.train.schedule import learning_rate
 from genforge.core.train.train_config import TrainConfig
@@ -177,11 +179,12 @@ class Trainer:
         cfg, last = self.cfg, None
         end = cfg.steps if until is None else min(until, cfg.steps)
         self.wrapped.train()
-        if self.context.is_main and self.config_dict:
-            write_recipe(self.config_dict, Path(cfg.out_dir) / RECIPE_NAME)
         window = _Window()
-        with RunLogger(cfg.out_dir, total_steps=cfg.steps, start_step=self.step, enabled=self.context.is_main,
-                       progress=cfg.progress, tensorboard=cfg.tensorboard) as logger:
+        with RunLock(cfg.out_dir) if self.context.is_main else contextlib.nullcontext(), RunLogger(
+                cfg.out_dir, total_steps=cfg.steps, start_step=self.step, enabled=self.context.is_main,
+                progress=cfg.progress, tensorboard=cfg.tensorboard) as logger:
+            if self.context.is_main and self.config_dict:
+                write_recipe(self.config_dict, Path(cfg.out_dir) / RECIPE_NAME)
             while self.step < end:
                 result = self.train_step()
                 finite = {} if result.skipped else {"loss": result.loss, "grad_norm": result.grad_norm,
