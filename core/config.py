@@ -226,7 +226,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("config file not found", source=path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -234,6 +234,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(message, source=path, field=where) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"YAML error: {err}", source=path) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not a UTF-8 text file (binary data at byte {err.start})", source=path) from err
     if data is None:
         return {}
     if not isinstance(data, dict):

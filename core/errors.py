@@ -17,7 +17,7 @@ class GenforgeError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, source: str | Path | None = None, field: str | None = None):
-        self.message = message
+        self.message = " ".join(str(message).split())  # one line, whatever a wrapped library said
         self.source = None if source is None else str(source)
         self.field = field
         super().__init__(self.__str__())

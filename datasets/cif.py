@@ -109,6 +109,8 @@ def _structure_problem(structure: Structure) -> str | None:
     if not (np.isfinite(structure.frac_coords).all() and np.isfinite(structure.lattice.matrix).all()):
         return "non-finite coordinate or cell"
     lengths = structure.lattice.abc
+    if np.linalg.det(structure.lattice.matrix) <= 0:
+        return "cell with a negative length or left-handed axes (non-positive determinant)"
     if structure.volume < MIN_NORMALISED_VOLUME * lengths[0] * lengths[1] * lengths[2]:
         return f"zero-volume (degenerate) cell: volume {structure.volume:.3g} A^3"
     return None

@@ -39,7 +39,7 @@ from genforge.datasets.cif import CrystalArrays, parse_cif_row
 from genforge.datasets.storage import cache_dir, data_root, file_digest, load_cache, require_file, save_cache
 
 LOGGER = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: stricter CSV (truncated rows) and CIF (negative lengths) checks
 REQUIRED_COLUMNS = ("material_id", "cif")
 # Below this many rows, worker start-up costs more than it saves.
 MIN_ROWS_FOR_WORKERS = 256
@@ -126,22 +126,26 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows; each row also gets ``_lines`` = 'a-b', the file lines it spans."""
     rows = []
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
-        missing = [column for column in REQUIRED_COLUMNS if column not in header]
-        if missing:
-            raise DataError(f"missing column(s) {missing}; a CDVAE CSV needs {list(REQUIRED_COLUMNS)}",
-                            source=path, field="header (line 1)")
-        first_line = 2
-        try:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, strict=True)
+            header = list(reader.fieldnames or [])
+            missing = [column for column in REQUIRED_COLUMNS if column not in header]
+            if missing:
+                raise DataError(f"missing column(s) {missing}; a CDVAE CSV needs {list(REQUIRED_COLUMNS)}",
+                                source=path, field="header (line 1)")
+            first_line = 2
             for row in reader:
+                if None in row.values() or None in row:
+                    raise DataError(f"row has {len(row) - (None in row)} field(s) where the header has {len(header)} "
+                                    "(truncated or mis-quoted?)", source=path, field=f"line {first_line}")
                 row["_lines"] = f"{first_line}-{reader.line_num}"
                 first_line = reader.line_num + 1
                 rows.append(row)
-        except csv.Error as error:
-            raise DataError(f"CSV syntax error: {error}", source=path,
-                            field=f"line {reader.line_num}") from None
+    except csv.Error as error:
+        raise DataError(f"CSV syntax error: {error}", source=path, field=f"line {reader.line_num}") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"not a UTF-8 text file (binary data at byte {error.start})", source=path) from None
     return header, rows
 
 

@@ -56,6 +56,19 @@ def file_digest(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path``; DataError naming the file when it is missing, unreadable or binary."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", source=path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not a UTF-8 text file (binary data at byte {err.start})", source=path) from err
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror}", source=path) from err
+
+
 def require_file(path: str | Path, hint: str) -> Path:
     """``path`` as a Path, or a DataError saying it is missing and how to point the loader at it."""
     path = Path(path)

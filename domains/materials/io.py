@@ -36,6 +36,7 @@ from genforge.core.errors import DataError
 from genforge.core.geometry.lattice import cart_to_frac, frac_to_cart, lattice_params_to_matrix
 from genforge.datasets.batch import AtomsRecord
 from genforge.datasets.cif import MIN_NORMALISED_VOLUME, CifBlockError, parse_cif_block, split_cif_blocks
+from genforge.datasets.storage import read_text
 
 F64 = torch.float64
 BOND_TYPES = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE,
@@ -51,9 +52,7 @@ def read_structures(path: str | Path) -> list[AtomsRecord]:
     if reader is None:
         raise DataError(f"unknown structure format {path.suffix!r}; expected one of {sorted(readers)}",
                         source=path)
-    if not path.is_file():
-        raise DataError("file not found", source=path)
-    return reader(path, path.read_text())
+    return reader(path, read_text(path))
 
 
 def write_cif(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord]) -> None:
