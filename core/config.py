@@ -393,9 +393,10 @@ _SAMPLERS: dict[str, SampleFn] = {}
 
 
 def register_sampler(name: str) -> Callable[[SampleFn], SampleFn]:
-    """Decorator registering ``sample(trained, *, num, seed, out, steps)`` for task ``name``: it draws
+    """Decorator registering ``sample(trained, *, num, seed, out, steps, chunk)`` for task ``name``: it draws
     ``num`` samples from a trained checkpoint (:class:`~genforge.core.train.inference.TrainedWeights`)
-    into folder ``out`` and returns the paths written. ``genforge sample`` dispatches on it."""
+    into folder ``out`` (streaming ``chunk`` samples at a time) and returns the paths written. ``genforge
+    sample`` dispatches on it."""
 
     def decorator(sample: SampleFn) -> SampleFn:
         previous = _SAMPLERS.get(name)

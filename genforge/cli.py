@@ -110,6 +110,8 @@ def sample(
     num: Annotated[int, typer.Option(min=1, help="Number of samples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     steps: Annotated[int | None, typer.Option(min=1, help="Solver steps (default: the recipe's).")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Samples drawn at once; memory stays bounded by one chunk, "
+                                       "results are streamed to disk.")] = 100_000,
 ) -> None:
     """Draw samples from any trained checkpoint with its recipe's sampler (the task is read from the file).
 
@@ -120,7 +122,8 @@ def sample(
 
     trained = load_trained(ckpt)
     import_task_module(trained.task)
-    for path in task_sampler(trained.task, str(ckpt))(trained, num=num, seed=seed, out=out, steps=steps):
+    for path in task_sampler(trained.task, str(ckpt))(trained, num=num, seed=seed, out=out, steps=steps,
+                                                              chunk=chunk):
         typer.echo(f"wrote {path}")
 
 

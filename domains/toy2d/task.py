@@ -24,6 +24,7 @@ from genforge.core.denoiser import ModelDenoiser
 from genforge.core.processes.gaussian import EDM, GaussianPath, VPCosine, VPLinear
 from genforge.core.processes.interpolants import LinearInterpolant, TrigInterpolant
 from genforge.core.solvers import SOLVERS
+from genforge.core.streaming import stream_to_npy
 from genforge.core.train import TrainConfig, Trainer
 from genforge.core.train.inference import TrainedWeights, load_into
 from genforge.datasets.toy2d import sample_toy2d
@@ -138,21 +139,19 @@ def build_model(cfg: Toy2dConfig) -> TimeMLP:
 
 
 @register_sampler("toy2d")
-def sample_checkpoint(trained: TrainedWeights, *, num: int, seed: int, out: Path, steps: int | None = None
-                      ) -> list[Path]:
-    """``samples.npy`` ``[num, 2]`` and ``samples.png`` in ``out`` from a toy2d checkpoint."""
+def sample_checkpoint(trained: TrainedWeights, *, num: int, seed: int, out: Path, steps: int | None = None,
+                      chunk: int = 100_000) -> list[Path]:
+    """``samples.npy`` ``[num, 2]`` (streamed in chunks of ``chunk``; chunk k uses seed ``seed + k``) and a
+    ``samples.png`` of at most 20,000 points, in ``out``, from a toy2d checkpoint."""
     _, cfg, _ = task_from_dict(trained.config, str(trained.source))
     if steps is not None:
         cfg = replace(cfg, steps=steps)
     model = load_into(build_model(cfg), trained).eval()
-    points = draw_samples(model, cfg, num, seed)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".samples.npy.tmp"
-    with tmp.open("wb") as handle:
-        np.save(handle, points.numpy())
-    os.replace(tmp, out / "samples.npy")
-    save_scatter_gallery({f"{cfg.solver}, {cfg.steps} steps": points}, out / "samples.png")
-    return [out / "samples.npy", out / "samples.png"]
+    path = stream_to_npy(out / "samples.npy", num, chunk,
+                         lambda start, count: draw_samples(model, cfg, count, seed + start // chunk))
+    shown = torch.from_numpy(np.load(path, mmap_mode="r")[:20_000].copy())
+    save_scatter_gallery({f"{cfg.solver}, {cfg.steps} steps": shown}, out / "samples.png")
+    return [path, out / "samples.png"]
 
 
 @register_task("toy2d")
