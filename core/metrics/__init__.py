@@ -2,6 +2,7 @@
 
 from genforge.core.metrics.distributions import (
     energy_distance,
+    knn_precision_recall,
     median_bandwidths,
     mmd2_rbf,
     sliced_wasserstein,
@@ -10,5 +11,5 @@ from genforge.core.metrics.distributions import (
 )
 from genforge.core.metrics.image import gaussian_window, per_axis, psnr, ssim
 
-__all__ = ["energy_distance", "gaussian_window", "median_bandwidths", "mmd2_rbf", "per_axis", "psnr",
-           "sliced_wasserstein", "ssim", "wasserstein", "wasserstein_1d"]
+__all__ = ["energy_distance", "gaussian_window", "knn_precision_recall", "median_bandwidths", "mmd2_rbf",
+           "per_axis", "psnr", "sliced_wasserstein", "ssim", "wasserstein", "wasserstein_1d"]

@@ -93,3 +93,17 @@ def test_energy_distance_matches_scipy_and_is_a_metric():
     assert energy_distance(points, points).item() == 0.0
     other = points + 0.5
     assert energy_distance(points, other).item() == pytest.approx(energy_distance(other, points).item())
+def test_knn_precision_recall_sees_blur_and_mode_dropping() -> None:
+    from genforge.core.metrics.distributions import knn_precision_recall
+
+    generator = torch.Generator().manual_seed(0)
+    real = torch.rand(2000, 2, generator=generator)  # uniform on the unit square
+    fresh = torch.rand(2000, 2, generator=generator)
+    blurred = torch.rand(2000, 2, generator=generator) + 0.15 * torch.randn(2000, 2, generator=generator)
+    half = torch.rand(2000, 2, generator=generator) * torch.tensor([0.5, 1.0])  # drops half the support
+    p_fresh, r_fresh = knn_precision_recall(fresh, real)
+    p_blur, _ = knn_precision_recall(blurred, real)
+    p_half, r_half = knn_precision_recall(half, real)
+    assert p_fresh > 0.95 and r_fresh > 0.95
+    assert p_blur < p_fresh - 0.15
+    assert p_half > 0.95 and r_half < 0.6
