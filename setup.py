@@ -23,4 +23,5 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 
 PACKAGES, PACKAGE_DIR = _packages()
-setup(packages=PACKAGES, package_dir=PACKAGE_DIR, package_data={"": ["*.yaml", "*.json", "*.pt"]})
+setup(packages=PACKAGES, package_dir=PACKAGE_DIR,
+      package_data={"": ["*.yaml", "*.json", "*.pt", "checkpoints/*.pt", "checkpoints/*.json"]})

@@ -1,4 +1,4 @@
-"""Networks of the engine: DiT, U-Net, EGNN, e3nn convolutions, embeddings.
+"""Networks of the engine: DiT, U-Net, EGNN, CSPNet, e3nn convolutions, embeddings.
 
 Names are imported lazily (PEP 562) so that ``import genforge.core.nets.dit`` does not pay for
 torch-geometric and e3nn.
@@ -11,7 +11,7 @@ from genforge.core.lazy import lazy_getattr
 _EXPORTS = {
     "DiT": "dit", "DiTConfig": "dit", "TokenConditioning": "dit", "drop_labels": "dit",
     "UNet": "unet", "UNetConfig": "unet",
-    "EGNN": "egnn", "EGNNLayer": "egnn", "EGNNDenoiser": "egnn",
+    "EGNN": "egnn", "EGNNLayer": "egnn", "EGNNDenoiser": "egnn", "CSPNet": "cspnet", "CSPLayer": "cspnet",
     "EquivariantConvolution": "equivariant", "EquivariantVectorHead": "equivariant",
     "fully_connected_edges": "edges", "graph_edges": "edges", "edge_vectors": "edges",
     "sinusoidal_embedding": "embeddings", "TimestepEmbedder": "embeddings",

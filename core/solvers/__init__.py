@@ -11,6 +11,7 @@ from collections.abc import Callable
 from torch import Tensor
 
 from genforge.core.solvers.bfn import BFNModel, VonMisesModel, continuous_bfn, discrete_bfn, von_mises_bfn
+from genforge.core.solvers.crystal import periodic_lattice_bfn, torus_lattice_pc
 from genforge.core.solvers.ode import (
     Callback,
     PathPoint,
@@ -70,9 +71,11 @@ __all__ = [
     "heun",
     "multinomial_resample",
     "path_point",
+    "periodic_lattice_bfn",
     "predictor_corrector",
     "smc",
     "smc_weighted",
     "systematic_resample",
+    "torus_lattice_pc",
     "von_mises_bfn",
 ]
