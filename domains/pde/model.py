@@ -1,0 +1,127 @@
+"""The PDE diffusion model: a core U-Net over a codec's state, bound to the cosine VP path, and its file format.
+
+A shipped / saved model file is one dict readable with ``torch.load(..., weights_only=True)``:
+``{"format", "task", "config" (the resolved recipe), "codec", "wavelet", "multiple", "scale" [C],
+"state_dict" (EMA weights), "metrics"}``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from genforge.core.denoiser import ModelDenoiser
+from genforge.core.errors import CheckpointError
+from genforge.core.nets.unet import UNet, UNetConfig
+from genforge.core.processes.gaussian import VPCosine
+from genforge.domains.pde.representation import Codec, make_codec
+
+MODEL_FORMAT = 1
+_KEYS = ("format", "codec", "wavelet", "multiple", "scale", "state_dict", "net")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """U-Net size (the same for WDNO and the physical-space baseline; only in/out channels differ).
+
+    Args:
+        base_channels: channels at full resolution.
+        channel_mult: per-level multipliers (levels - 1 downsamplings; the state is padded to match).
+        num_res_blocks: ResBlocks per level.
+        attention_levels: levels with self-attention.
+        dropout: ResBlock dropout.
+    """
+
+    base_channels: int = 32
+    channel_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    attention_levels: tuple[int, ...] = ()
+    dropout: float = 0.0
+
+
+def build_unet(net: NetConfig, channels: int) -> UNet:
+    """A 2-D U-Net mapping ``[B, channels, T', X']`` to the same shape."""
+    return UNet(UNetConfig(dims=2, in_channels=channels, out_channels=channels, base_channels=net.base_channels,
+                           channel_mult=tuple(net.channel_mult), num_res_blocks=net.num_res_blocks,
+                           attention_levels=tuple(net.attention_levels), dropout=net.dropout))
+
+
+def multiple_of(net: NetConfig) -> int:
+    """The state's spatial sizes must be multiples of this."""
+    return 2 ** (len(net.channel_mult) - 1)
+
+
+PROCESS = VPCosine(prediction="v")
+"""The diffusion path (cosine schedule, v-prediction)."""
+
+
+@dataclass
+class PDEModel:
+    """A trained model: network, codec (with its channel scales), and where it came from."""
+
+    net: nn.Module
+    codec: Codec
+    record: dict[str, Any]
+
+    def denoiser(self) -> ModelDenoiser:
+        """The network bound to :data:`PROCESS`."""
+        return ModelDenoiser(self.net, PROCESS)
+
+
+def model_record(net: nn.Module, codec: Codec, net_cfg: NetConfig, **extra: Any) -> dict[str, Any]:
+    """The dict saved by :func:`save_model`."""
+    from genforge.core.config import dump_config
+
+    return {"format": MODEL_FORMAT, "codec": "wavelet" if hasattr(codec, "wavelet") else "physical",
+            "wavelet": getattr(codec, "wavelet", ""), "multiple": multiple_of(net_cfg),
+            "scale": codec.scale.clone(), "net": dump_config(net_cfg),
+            "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}, **extra}
+
+
+def save_model(record: dict[str, Any], path: str | Path) -> Path:
+    """Write ``record`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(record, temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path
+
+
+def load_model(path: str | Path) -> PDEModel:
+    """A :class:`PDEModel` from a file written by :func:`save_model`; CheckpointError if unusable."""
+    from genforge.core.config import config_from_dict
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("file not found", source=path)
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"not a readable torch file ({type(error).__name__})", source=path) from error
+    missing = [key for key in _KEYS if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise CheckpointError(f"not a genforge PDE model file (missing {', '.join(missing)})", source=path)
+    if record["format"] != MODEL_FORMAT:
+        raise CheckpointError(f"model format {record['format']} is not {MODEL_FORMAT}", source=path, field="format")
+    net_cfg = config_from_dict(record["net"], NetConfig, source=str(path))
+    codec = make_codec(record["codec"], int(record["multiple"]), record["scale"], record["wavelet"] or "bior2.4")
+    net = build_unet(net_cfg, codec.channels)
+    try:
+        net.load_state_dict(record["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"weights do not fit the stored architecture: {error}", source=path,
+                              field="state_dict") from error
+    return PDEModel(net.eval(), codec, record)
+

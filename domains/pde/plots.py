@@ -1,0 +1,70 @@
+"""Figures: space-time heat maps of u and f per method, and a bar chart of the control cost J."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+
+def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(temp, dpi=110)
+    plt.close(fig)
+    temp.replace(path)
+
+
+def heatmaps(panels: Mapping[str, tuple[Tensor, Tensor]], path: str | Path, title: str = "") -> Path:
+    """One row per method with its u ``[81, 120]`` and f ``[80, 120]`` as (x, t) images; shared colour scales."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = len(panels)
+    fig, axes = plt.subplots(rows, 2, figsize=(8, 2.2 * rows + 0.6), squeeze=False)
+    u_max = max(float(np.abs(u.numpy()).max()) for u, _ in panels.values()) or 1.0
+    f_max = max(float(np.abs(f.numpy()).max()) for _, f in panels.values()) or 1.0
+    for row, (name, (u, f)) in enumerate(panels.items()):
+        for col, (field, vmax, label) in enumerate(((u, u_max, "u"), (f, f_max, "f"))):
+            image = axes[row][col].imshow(field.numpy(), aspect="auto", origin="lower", cmap="RdBu_r",
+                                          vmin=-vmax, vmax=vmax, extent=(0.0, 1.0, 0.0, 8.0))
+            axes[row][col].set_title(f"{name}: {label}", fontsize=9)
+            axes[row][col].set_xlabel("x")
+            axes[row][col].set_ylabel("t")
+            fig.colorbar(image, ax=axes[row][col])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    _save(fig, path)
+    return path
+
+
+def j_bars(values: Mapping[str, tuple[float, float]], path: str | Path, title: str = "") -> Path:
+    """Bar chart of mean J with its standard error per method (``{name: (mean, sem)}``); log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(values)
+    means = [values[n][0] for n in names]
+    errors = [values[n][1] for n in names]
+    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.6))
+    ax.bar(range(len(names)), means, yerr=errors, capsize=4, color="tab:blue")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("J (re-simulated, fine solver)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    _save(fig, path)
+    return path
