@@ -61,6 +61,12 @@ class XtbOracle:
     electronic_temperature: float = 300.0
     num_threads: int = 1
 
+    def calculator(self, *, charge: int = 0, multiplicity: int = 1) -> TBLite:
+        """A fresh tblite ASE calculator with these settings (run it under ``threadpool_limits``)."""
+        return TBLite(method=self.method, charge=charge, multiplicity=multiplicity, accuracy=self.accuracy,
+                      max_iterations=self.max_iterations, electronic_temperature=self.electronic_temperature,
+                      verbosity=0)
+
     def single_point(self, species: Tensor, positions: Tensor, *, charge: int = 0,
                      multiplicity: int = 1) -> SinglePoint:
         """Energy and forces of one structure (``species [N]``, ``positions [N, 3]`` Angstrom).
@@ -69,9 +75,7 @@ class XtbOracle:
             XtbError: tblite rejected the input or its SCF did not converge.
         """
         atoms = Atoms(numbers=species.cpu().numpy(), positions=positions.detach().cpu().double().numpy())
-        atoms.calc = TBLite(method=self.method, charge=charge, multiplicity=multiplicity,
-                            accuracy=self.accuracy, max_iterations=self.max_iterations,
-                            electronic_temperature=self.electronic_temperature, verbosity=0)
+        atoms.calc = self.calculator(charge=charge, multiplicity=multiplicity)
         start = time.perf_counter()
         with threadpool_limits(self.num_threads, user_api="openmp"):
             try:

@@ -1,0 +1,122 @@
+"""``genforge ts``: train the TS flow models and generate transition states from reactant + product files."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ts_app = typer.Typer(help="Transition states: generate a reaction's TS from its reactant and product "
+                          "(TS-GEN / React-OT-style flow matching on RDB7).", no_args_is_help=True)
+
+
+class ModelName(str, Enum):
+    tsgen = "tsgen"
+    reactot = "reactot"
+
+
+@ts_app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe, e.g. configs/transition_states/cpu/"
+                                                                "reactot.yaml.")],
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config field, e.g. --set train.steps=500 (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
+) -> None:
+    """Train a TS flow model (recipe task transition_states.tsgen or transition_states.reactot)."""
+    from genforge.core.config import load_task_config, override
+    from genforge.core.errors import ConfigError
+    from genforge.domains.transition_states import tasks  # noqa: F401  (registers the tasks)
+
+    name, cfg, run = load_task_config(config)
+    if not name.startswith("transition_states."):
+        raise ConfigError(f"task {name!r} is not a transition-state task (use `genforge train`)", source=config,
+                          field="task")
+    run(override(cfg, overrides or []), resume=resume)
+
+
+@ts_app.command()
+def generate(
+    reactant: Annotated[Path, typer.Option("--reactant", "-r", help="Reactant XYZ / extXYZ (one frame per "
+                                                                    "reaction).")],
+    product: Annotated[Path, typer.Option("--product", "-p", help="Product XYZ / extXYZ, same atoms in the "
+                                                                  "same order.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output extXYZ, one TS frame per reaction.")],
+    model: Annotated[ModelName, typer.Option(help="Shipped model to use.")] = ModelName.reactot,
+    checkpoint: Annotated[Path | None, typer.Option(help="Model file instead of the shipped "
+                                                         "checkpoints/<model>_rdb7.pt.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="ODE steps (default: the model's).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the tsgen noise.")] = 0,
+    energy: Annotated[bool, typer.Option(help="Add the GFN2-xTB energy (eV) of each TS to its frame.")] = False,
+    refine: Annotated[bool, typer.Option(help="Refine each TS to a GFN2-xTB saddle point with Sella (implies "
+                                              "--energy; reports steps and imaginary frequencies).")] = False,
+    charge: Annotated[int, typer.Option(help="Total charge for --energy.")] = 0,
+    multiplicity: Annotated[int, typer.Option(min=1, help="Spin multiplicity for --energy.")] = 1,
+) -> None:
+    """Generate the TS of each reactant/product frame pair and write them to --out.
+
+    One pair: any problem (different atom counts or element order, unknown element, malformed file) is one
+    error and nothing is written. Several pairs (batch mode): bad pairs are reported and skipped.
+    """
+    from genforge.core.errors import DataError
+    from genforge.domains.transition_states.checkpoints import default_checkpoint, load_packaged
+    from genforge.domains.transition_states.generation import generate_pairs
+    from genforge.domains.transition_states.io import ReactionPair, read_pairs, write_transition_states
+
+    package = load_packaged(checkpoint if checkpoint is not None else default_checkpoint(model.value))
+    results = read_pairs(reactant, product, elements=package.elements)
+    errors = [item for item in results if isinstance(item, DataError)]
+    pairs = [item for item in results if isinstance(item, ReactionPair)]
+    if len(results) == 1 and errors:
+        raise errors[0]
+    for error in errors:
+        typer.echo(f"skipped: {error}", err=True)
+    if not pairs:
+        raise DataError(f"none of the {len(results)} reactions could be used (see the messages above)",
+                        source=reactant)
+    positions = generate_pairs(package, pairs, steps=steps, seed=seed)
+    energies: list[float | None] = [None] * len(pairs)
+    if refine:
+        positions, energies = _refine(pairs, positions, charge=charge, multiplicity=multiplicity)
+    elif energy:
+        from genforge.domains.transition_states.oracle import XtbError, XtbOracle
+
+        oracle = XtbOracle()
+        for index, (pair, pos) in enumerate(zip(pairs, positions, strict=True)):
+            try:
+                energies[index] = oracle.single_point(pair.species, pos, charge=charge,
+                                                      multiplicity=multiplicity).energy
+            except XtbError as error:
+                typer.echo(f"no energy for TS {index + 1} ({pair.name}): {error}", err=True)
+    write_transition_states(out, pairs, positions, energies)
+    typer.echo(f"wrote {len(pairs)} TS(s) with {package.variant} to {out}"
+               + (f" ({len(errors)} skipped)" if errors else ""))
+
+
+def _refine(pairs: list, positions: list, *, charge: int, multiplicity: int) -> tuple[list, list[float | None]]:
+    """Sella saddle refinement of every TS (failures keep the generated TS without energy)."""
+    import math
+
+    from genforge.domains.transition_states.oracle import XtbOracle
+    from genforge.domains.transition_states.refine import refine_saddle
+
+    oracle = XtbOracle()
+    refined_positions, energies = [], []
+    for index, (pair, pos) in enumerate(zip(pairs, positions, strict=True)):
+        result = refine_saddle(pair.species, pos, oracle, charge=charge, multiplicity=multiplicity)
+        ok = math.isfinite(result.energy)
+        refined_positions.append(result.positions if ok else pos)
+        energies.append(result.energy if ok else None)
+        status = ("first-order saddle" if result.first_order_saddle else
+                  f"{'converged' if result.converged else 'not converged'}, {result.imaginary} imaginary "
+                  "frequencies" if ok else "xTB failed; generated TS kept")
+        label = f"TS {index + 1}" + (f" ({pair.name})" if pair.name else "")
+        typer.echo(f"{label}: {status} after {max(result.steps, 0)} Sella steps", err=True)
+    return refined_positions, energies
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ts`` group to the genforge app."""
+    app.add_typer(ts_app, name="ts")
