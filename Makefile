@@ -5,7 +5,7 @@ PIP     = $(VENV)/bin/pip -q
 PY      = $(VENV)/bin/python
 CONSTRAINTS = .ci/constraints.txt
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo tour test lint bench clean
 
 $(VENV)/.installed: pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,20 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/genforge demo --out outputs/demo
+	$(MAKE) tour VENV=$(VENV)
+
+# The shipped checkpoints at work, a few minutes on CPU; outputs under outputs/tour/.
+TOUR = outputs/tour
+G = OMP_NUM_THREADS=2 $(VENV)/bin/genforge
+tour: setup
+	$(G) materials csp --composition SrTiO3 --num 3 --out $(TOUR)/materials
+	$(G) ts generate --reactant tests/fixtures/rdb7/reactants.xyz --product tests/fixtures/rdb7/products.xyz --out $(TOUR)/ts.xyz
+	$(G) traj simulate nbody --num 1 --seed 7 --out $(TOUR)/nbody
+	$(PY) -c "import ase.io; ase.io.write('$(TOUR)/past.extxyz', ase.io.read('$(TOUR)/nbody/traj_00000.extxyz', index=':10'))"
+	$(G) traj sample --condition $(TOUR)/past.extxyz --out $(TOUR)/forecast.extxyz
+	$(G) pde simulate burgers --num 2 --seed 1 --out $(TOUR)/burgers
+	$(G) pde control --u0 $(TOUR)/burgers/burgers.npz --target $(TOUR)/burgers/burgers.npz --refine 1 --out $(TOUR)/pde
+	@echo "tour outputs: $(TOUR)/ (CIFs, TS xyz, forecasts extxyz, controlled Burgers control.png)"
 
 test: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests collected'; exit 1; fi; exit $$rc
