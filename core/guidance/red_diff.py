@@ -11,7 +11,8 @@ The variational mean :math:`\mu` is fitted by Adam, one step per grid time walki
 with the regulariser's gradient taken by score distillation and the weighting
 :math:`\lambda_t = \lambda\,\sigma_t/\alpha_t` (``snr_inv``, the inverse square-root SNR their
 SNR-based weighting uses; name as in the authors' code) or :math:`\lambda_t = \lambda` (``constant``).
-Sums run over all entries of a sample; samples of a batch are independent problems (Adam is elementwise).
+Sums run over all entries of a sample (|.|^2 for complex measurements, e.g. k-space); samples of a batch
+are independent problems (Adam is elementwise).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def red_diff(denoiser: Denoiser, operator: ForwardFn | Any, y: Tensor, x_init: T
             eps_hat = denoiser.x0_eps(process.corrupt(mu, t, noise), t)[1]
         weight = expand_like(lambda_ * WEIGHTINGS[weighting](process.alpha(t), process.sigma(t)), mu)
         with torch.enable_grad():
-            data_fit = (y - forward(mu)).square().sum() / (2.0 * obs_sigma**2)
+            data_fit = (y - forward(mu)).abs().square().sum() / (2.0 * obs_sigma**2)
             loss = data_fit + (weight * (eps_hat - noise) * mu).sum()
             optimiser.zero_grad()
             loss.backward()

@@ -16,6 +16,7 @@ alpha(0) E[x0 | x_{t_{n-1}}] (Tweedie denoising), never a sample with fresh nois
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -131,12 +132,14 @@ PREDICTORS = ("ancestral", "euler_maruyama")
 
 def predictor_corrector(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *,
                         generator: torch.Generator | None = None, callback: Callback | None = None,
-                        predictor: str = "ancestral", snr: float = 0.16, corrector_steps: int = 1) -> Tensor:
+                        predictor: str = "ancestral", snr: float = 0.16, corrector_steps: int = 1,
+                        project: Callable[[int, float, Tensor], Tensor] | None = None) -> Tensor:
     """Predictor-corrector sampling (Song et al. 2021, Alg. 1-2 / App. G).
 
     At each grid time t_i (i < n) ``corrector_steps`` Langevin steps at t_i, then one predictor step to
     t_{i+1}: ``"ancestral"`` (reverse diffusion, eta = 1) or ``"euler_maruyama"``. The last predictor step
-    is noise-free. NFE = n (1 + corrector_steps).
+    is noise-free. NFE = n (1 + corrector_steps). ``project(i, t_{i+1}, x) -> x``, if given, maps the state
+    after each predictor step but the last (e.g. DiffusionMBIR's data-consistency step on the sample).
     """
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
@@ -156,4 +159,6 @@ def predictor_corrector(denoiser: Denoiser, x_init: Tensor, grid: Tensor, *,
         else:
             mean, std = ancestral_transition(x0, eps, path_point(process, t), end)
             x = mean + std * _normal_like(x, rng)
+        if project is not None:
+            x = project(i, t_next, x)
     return x
