@@ -30,12 +30,13 @@ from genforge.domains.medical.operators import (
 
 MEASUREMENT_KEYS = ("y", "geometry", "affine", "window", "source")
 HU_LIKE_MIN = -500.0
-"""A reference whose minimum is below this is taken as CT in HU by ``evaluate --window auto``."""
+"""A volume whose minimum is below this is taken as CT in HU (``simulate``, ``evaluate --window auto``)."""
 
 
 def unit_window(volume: Volume, modality: str) -> tuple[float, float]:
-    """Values mapped to [0, 1]: the CT window in HU for ``ct``; [0, 99.5th percentile] for ``mri``."""
-    if modality == "ct":
+    """Values mapped to [0, 1]: the CT window for ``ct`` volumes in HU (minimum below ``HU_LIKE_MIN``);
+    otherwise (``mri``, or CT attenuation maps such as phantoms in [0, 1]) [0, 99.5th percentile]."""
+    if modality == "ct" and float(np.min(volume.data)) < HU_LIKE_MIN:
         return CT_WINDOW_HU
     return 0.0, float(max(np.percentile(volume.data, 99.5), 1e-6))
 
