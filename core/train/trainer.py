@@ -197,6 +197,19 @@ class Trainer:
                     last = self.save_checkpoint()
         return TrainSummary(step=self.step, skipped=self.skipped, checkpoint=last)
 
+    def fit(self, *, resume: bool = False) -> nn.Module | None:
+        """What a task's run function does: restore the latest checkpoint if ``resume``, train to the end,
+        then return the model with its EMA weights copied in, in eval mode, on rank 0 (None on other ranks,
+        which have nothing left to do)."""
+        if resume:
+            self.restore()
+        self.train()
+        if not self.context.is_main:
+            return None
+        if self.ema is not None:
+            self.ema.copy_to(self.model)
+        return self.model.eval()
+
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint payload (collective under DDP: every rank must call it)."""
         return {

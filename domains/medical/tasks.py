@@ -126,26 +126,22 @@ def run_prior(cfg: PriorTaskConfig, *, resume: bool = False) -> dict:
         torch.manual_seed(cfg.train.seed)
         model = cfg.net.build()
     trainer = Trainer(model, _loss_fn(process), data, cfg.train, config_dict=dump_task_config("medical.prior", cfg))
-    if resume:
-        trainer.restore()
-    summary = trainer.train()
-    if trainer.context.rank != 0:
+    trained = trainer.fit(resume=resume)
+    if trained is None:
         return {}
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
-    prior = SlicePrior(trainer.model.eval(), process, cfg.size)
+    prior = SlicePrior(trained, process, cfg.size)
     held_out = axial_slices(phantom_volumes(cfg.val_volumes, shape, VALIDATION_SEED))
-    metrics = {"steps": summary.step, "denoising": denoising_scores(prior, held_out, cfg.noise_levels, 0)}
+    metrics = {"steps": trainer.step, "denoising": denoising_scores(prior, held_out, cfg.noise_levels, 0)}
     out_dir = Path(cfg.train.out_dir)
     save_image_grid(draw_slices(prior, cfg.num_samples, cfg.sample_steps, 0)[:, 0], out_dir / "samples.png",
                     title=f"DDIM {cfg.sample_steps} steps")
     _write_json(out_dir / "metrics.json", metrics)
     Console().print(metrics)
-    checkpoint = summary.checkpoint or latest(out_dir)
+    checkpoint = latest(out_dir)
     if cfg.export is not None and checkpoint is not None:
         export = Path(cfg.export)
         export_inference(load_trained(checkpoint), export, metrics)
-        card = {"recipe": dump_task_config("medical.prior", cfg), "steps": summary.step, "metrics": metrics,
+        card = {"recipe": dump_task_config("medical.prior", cfg), "steps": trainer.step, "metrics": metrics,
                 "parameters": sum(p.numel() for p in model.parameters())}
         _write_json(export.with_suffix(".json"), json.loads(json.dumps(card, default=str)))
     return metrics

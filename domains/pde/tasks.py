@@ -100,13 +100,8 @@ def run(cfg: PDEConfig, task: str, *, resume: bool = False) -> dict[str, dict[st
         net = build_unet(cfg.net, codec.channels)
     trainer = Trainer(net, _loss_fn(codec), (data["u"], data["f"]), cfg.train,
                       config_dict=dump_task_config(task, cfg))
-    if resume:
-        trainer.restore()
-    trainer.train()
-    if trainer.context.rank != 0:
+    if trainer.fit(resume=resume) is None:
         return {}
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
     out = Path(cfg.train.out_dir)
     record = model_record(trainer.model, codec, cfg.net, task=task, config=dump_task_config(task, cfg),
                           steps=trainer.step)

@@ -162,13 +162,9 @@ def run_toy2d(cfg: Toy2dConfig, *, resume: bool = False) -> dict[str, dict[str, 
     data = sample_toy2d(cfg.dataset, cfg.num_train, cfg.train.seed)
     trainer = Trainer(model, _loss_fn(process), data, cfg.train,
                       config_dict=dump_task_config("toy2d", cfg))
-    if resume:
-        trainer.restore()
-    trainer.train()
-    if trainer.context.rank != 0:
+    trained = trainer.fit(resume=resume)
+    if trained is None:
         return {}
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
-    metrics = evaluate(trainer.model.eval(), cfg, Path(cfg.train.out_dir))
+    metrics = evaluate(trained, cfg, Path(cfg.train.out_dir))
     print_metrics(metrics, Console())
     return metrics

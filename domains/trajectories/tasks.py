@@ -228,16 +228,12 @@ def run(kind: str, cfg: TrajConfig, *, resume: bool = False) -> dict[str, Any]:
     batches = window_batches(train_set, span, cfg.train.batch_size)
     trainer = Trainer(model, _loss(kind, cfg), batches, cfg.train,
                       config_dict=dump_task_config(f"trajectories.{kind}", cfg))
-    if resume:
-        trainer.restore()
     start = time.perf_counter()
-    trainer.train()
+    trained = trainer.fit(resume=resume)
     train_seconds = time.perf_counter() - start
-    if trainer.context.rank != 0:
+    if trained is None:
         return {}
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
-    model = trainer.model.eval()
+    model = trained
     out_dir = Path(cfg.train.out_dir)
     result: dict[str, Any] = {"task": f"trajectories.{kind}", "dataset": cfg.dataset, "steps": trainer.step,
                               "train_seconds": train_seconds,

@@ -75,12 +75,8 @@ def train_model(variant: Variant, cfg: TsFlowConfig, reactions: ReactionBatch, *
     data = IndexedData(aligned, collate_reactions)
     trainer = Trainer(model, flow_loss(variant, cfg.time_power), data, cfg.train,
                       config_dict=dump_task_config(task, cfg))
-    if resume:
-        trainer.restore()
-    trainer.train()
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
-    return trainer.model.eval(), trainer.step
+    trained = trainer.fit(resume=resume)
+    return (trained if trained is not None else trainer.model.eval()), trainer.step
 
 
 def generate_batched(model: nn.Module, variant: Variant, reactions: ReactionBatch, *, solver: str, steps: int,

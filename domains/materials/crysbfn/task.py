@@ -333,13 +333,8 @@ def _run(kind: Kind, cfg: CrystalCSPConfig, resume: bool) -> dict[str, dict[str,
 
     data = IndexedData(list(range(len(train))), train.batch)
     trainer = Trainer(model, loss_fn, data, cfg.train, config_dict=dump_task_config(f"materials.{kind}", cfg))
-    if resume:
-        trainer.restore()
-    trainer.train()
-    if trainer.context.rank != 0:
+    if trainer.fit(resume=resume) is None:
         return {}
-    if trainer.ema is not None:
-        trainer.ema.copy_to(trainer.model)
     held_out = held_out_split(cfg)
     rows = {f"{kind} ({cfg.sample_steps} steps)": evaluate_csp(trainer.model, kind, cfg, held_out,
                                                                cfg.sample_steps, cfg.train.seed + 1),
