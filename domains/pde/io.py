@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,10 +26,12 @@ NUM_T = NUM_INTERVALS + 1
 def _open(path: Path) -> Mapping[str, np.ndarray]:
     if not path.is_file():
         raise DataError("file not found", source=path)
+    if not zipfile.is_zipfile(path):
+        raise DataError("not an .npz archive (empty, truncated or another kind of file)", source=path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"not a readable .npz archive ({error})", source=path) from error
 
 

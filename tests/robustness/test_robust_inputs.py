@@ -13,19 +13,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from _corpus import FIXTURES, Maker, fixture, generic_cases, replaced, written
+from _domain_files import burgers_npz, burgers_npz_with, extxyz_trajectory, nifti_volume, npy_volume, splat_ply
 
 from genforge.cli import main
 from genforge.core.config import load_task_config, task_from_dict
 from genforge.core.errors import GenforgeError
+from genforge.core.render.ply import load_ply
 from genforge.core.report import build_report
 from genforge.core.train.checkpoint import write_checkpoint
 from genforge.core.train.inference import load_into, load_trained
 from genforge.datasets.crystals import read_crystal_csv
+from genforge.datasets.volumes import read_volume
 from genforge.domains.materials.io import read_structures
+from genforge.domains.pde.io import load_trajectories
 from genforge.domains.toy2d.task import build_model
+from genforge.domains.trajectories.io import read_extxyz
 
 MATERIALS = FIXTURES / "materials"
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "toy2d" / "tiny" / "toy2d.yaml"
@@ -106,6 +112,35 @@ READERS: dict[str, tuple[Callable[[Path], Any], dict[str, Maker]]] = {
                                                   + CHECKPOINT[-299:]),
     }),
 }
+EXTXYZ, NPZ, NIFTI, PLY = extxyz_trajectory(), burgers_npz(), nifti_volume(), splat_ply()
+READERS.update({
+    "trajectory extXYZ (read_extxyz)": (read_extxyz, {
+        **generic_cases(EXTXYZ, ".extxyz", CIF),
+        "NaN coordinate": written("nan.extxyz", EXTXYZ.decode().replace(EXTXYZ.decode().splitlines()[2].split()[1],
+                                                                         "nan", 1).encode()),
+        "ragged frames (atom count changes)": written("ragged.extxyz", EXTXYZ + XYZ),
+    }),
+    "Burgers .npz (load_trajectories)": (load_trajectories, {
+        **generic_cases(NPZ, ".npz", YAML),
+        "missing key": written("missing.npz", burgers_npz_with(u=np.zeros((2, 81, 120)))),
+        "wrong grid": written("grid.npz", burgers_npz_with(u=np.zeros((2, 81, 64)), f=np.zeros((2, 80, 64)))),
+        "NaN field": written("nan.npz", burgers_npz_with(u=np.full((1, 81, 120), np.nan), f=np.zeros((1, 80, 120)))),
+        "pickled object array": written("objects.npz", burgers_npz_with(u=np.array([{"a": 1}], dtype=object),
+                                                                         f=np.zeros((1, 80, 120)))),
+    }),
+    "volume NIfTI / .npy (read_volume)": (read_volume, {
+        **generic_cases(NIFTI, ".nii.gz", XYZ),
+        "NaN voxels (NIfTI)": written("nan.nii.gz", nifti_volume(np.full((8, 8, 8), np.nan, dtype=np.float32))),
+        "wrong rank (.npy, 2-D)": written("flat.npy", npy_volume(np.zeros((8, 8), dtype=np.float32))),
+        "inf voxels (.npy)": written("inf.npy", npy_volume(np.full((4, 4, 4), np.inf, dtype=np.float32))),
+    }),
+    "3DGS .ply (load_ply)": (load_ply, {
+        **generic_cases(PLY, ".ply", XYZ),
+        "vertex count larger than the data": written("count.ply",
+                                                     PLY.replace(b"element vertex 4", b"element vertex 9")),
+        "missing property": written("prop.ply", PLY.replace(b"property float opacity\n", b"")),
+    }),
+})
 CASES = [(reader, case) for reader, (_, cases) in READERS.items() for case in cases]
 
 
@@ -133,9 +168,20 @@ CLI_ENTRIES: dict[str, tuple[str, list[str]]] = {
                                ["sample", "--ckpt", "{input}", "--num", "4", "--out", "{out}"]),
     "genforge export --ckpt": ("checkpoint (load + build its model)",
                                ["export", "--ckpt", "{input}", "--out", "{out}"]),
+    "genforge traj sample --condition": ("trajectory extXYZ (read_extxyz)",
+                                         ["traj", "sample", "--condition", "{input}", "--out", "{out}"]),
+    "genforge pde control --u0": ("Burgers .npz (load_trajectories)",
+                                  ["pde", "control", "--u0", "{input}", "--target", "{input}", "--out", "{out}"]),
+    "genforge medical simulate --volume": ("volume NIfTI / .npy (read_volume)",
+                                           ["medical", "simulate", "--volume", "{input}", "--out", "{out}"]),
+    "genforge splat render --ply": ("3DGS .ply (load_ply)", ["splat", "render", "--ply", "{input}", "--out", "{out}"]),
+}
+VALID_FOR_ENTRY = {
+    ("genforge export --ckpt", "checkpoint of another model"),  # export copies weights; it builds no model
+    ("genforge pde control --u0", "missing key"),  # control needs only u (its first frame) and the target frame
 }
 CLI_CASES = [(entry, case) for entry, (reader, _) in CLI_ENTRIES.items() for case in READERS[reader][1]
-             if not (entry == "genforge export --ckpt" and case == "checkpoint of another model")]
+             if (entry, case) not in VALID_FOR_ENTRY]
 
 
 @pytest.mark.parametrize(("entry", "case"), CLI_CASES, ids=[f"{e}: {c}" for e, c in CLI_CASES])
