@@ -14,7 +14,8 @@ from genforge.core.train.checkpoint import load_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = {"pde.wdno": CONFIGS / "pde" / "tiny" / "wdno.yaml",
-           "medical.prior": CONFIGS / "medical" / "tiny" / "prior.yaml"}
+           "medical.prior": CONFIGS / "medical" / "tiny" / "prior.yaml",
+           "transition_states.tsgen": CONFIGS / "transition_states" / "tiny" / "tsgen.yaml"}
 
 
 def torchrun(recipe: Path, out: Path, steps: int, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -62,16 +62,18 @@ def init_distributed(device: str | None = None) -> DistributedContext:
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=target)
 
 
-def wrap_model(model: nn.Module, context: DistributedContext) -> nn.Module:
+def wrap_model(model: nn.Module, context: DistributedContext, find_unused_parameters: bool = False) -> nn.Module:
     """``model`` on the context's device, wrapped in DistributedDataParallel when distributed.
 
     DDP broadcasts rank 0's weights at construction and averages gradients over ranks in backward.
+    ``find_unused_parameters`` is for models with parameters that some forward passes do not use; a
+    parameter used outside the wrapped forward is never synchronised, whatever this flag says.
     """
     model = model.to(context.device)
     if not context.distributed:
         return model
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids)
+    return DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=find_unused_parameters)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

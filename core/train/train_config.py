@@ -33,6 +33,8 @@ class TrainConfig:
         out_dir: folder for checkpoints, ``metrics.jsonl`` and ``tb/``.
         tensorboard: also write tensorboard scalars (rank 0).
         progress: show a rich progress bar and log lines (rank 0).
+        find_unused_parameters: DDP only: let forward passes leave some parameters unused (costs a graph
+            walk per step); parameters used outside the model's forward are never synchronised.
         precision: ``"fp32"``, or ``"bf16"`` autocast of the forward pass and loss on CUDA (weights,
             optimizer and gradients stay float32; on CPU the run stays float32, so recipes are portable).
     """
@@ -56,6 +58,7 @@ class TrainConfig:
     out_dir: Path = Path("runs/default")
     tensorboard: bool = False
     progress: bool = True
+    find_unused_parameters: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"
 
     def __post_init__(self) -> None:

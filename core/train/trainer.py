@@ -126,7 +126,7 @@ class Trainer:
         self.loss_generator.manual_seed(rng.derived_seed(cfg.seed, _LOSS_STREAM, rank))
         data_generator = torch.Generator().manual_seed(rng.derived_seed(cfg.seed, _DATA_STREAM))
         self.data = make_source(data, cfg.batch_size, self.context.shard, data_generator)
-        self.wrapped = wrap_model(model, self.context)
+        self.wrapped = wrap_model(model, self.context, cfg.find_unused_parameters)
         self.model = unwrap_model(self.wrapped)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=cfg.betas,
                                            weight_decay=cfg.weight_decay)
