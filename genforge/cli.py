@@ -38,7 +38,10 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
 
 @app.command()
 def version() -> None:
-    """Print the genforge version."""
+    """Print the genforge version.
+
+    Example: genforge version
+    """
     typer.echo(genforge.__version__)
 
 
@@ -49,7 +52,10 @@ def train(
         "--set", help="Override a config field, e.g. --set train.steps=500 (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
 ) -> None:
-    """Train the model a recipe describes (its `task:` key picks the domain task)."""
+    """Train the model a recipe describes (its `task:` key picks the domain task).
+
+    Example: genforge train --config configs/toy2d/demo.yaml --set train.steps=500
+    """
     from genforge.core.config import load_task_config, override, read_yaml
 
     import_task_module(read_yaml(config).get("task"))

@@ -25,7 +25,10 @@ def simulate(
     noise: Annotated[float, typer.Option(help="Gaussian noise std added to the measurements.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of noise and random masks.")] = 0,
 ) -> None:
-    """Simulate a measurement of a volume; the .npz records the geometry for `reconstruct`."""
+    """Simulate a measurement of a volume; the .npz records the geometry for `reconstruct`.
+
+    Example: genforge medical simulate --volume head.nii.gz --views 8 --out ct8.npz
+    """
     from genforge.domains.medical.pipeline import simulate as run
 
     _, operator = run(volume, out, modality, size=size, noise=noise, seed=seed, views=views, wedge=wedge,
@@ -42,7 +45,10 @@ def reconstruct(
     steps: Annotated[int | None, typer.Option(help="Override the method's step count.")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
-    """Reconstruct a volume from a measurement with one method."""
+    """Reconstruct a volume from a measurement with one method.
+
+    Example: genforge medical reconstruct --measurement ct8.npz --method mbir-fast --out recon.nii.gz --png recon.png
+    """
     from dataclasses import replace
 
     from genforge.domains.medical.pipeline import load_measurement, write_volume
@@ -78,7 +84,10 @@ def evaluate(
     reference: Annotated[Path, typer.Option(help="Ground-truth volume (resampled to the recon's cube if needed).")],
     window: Annotated[str, typer.Option(help="LOW,HIGH mapped to [0, 1], or auto.")] = "auto",
 ) -> None:
-    """PSNR / SSIM of a reconstruction per axis and over the volume (values windowed to [0, 1])."""
+    """PSNR / SSIM of a reconstruction per axis and over the volume (values windowed to [0, 1]).
+
+    Example: genforge medical evaluate --recon recon.nii.gz --reference head.nii.gz
+    """
     from genforge.domains.medical.metrics import volume_scores
     from genforge.domains.medical.pipeline import evaluation_pair
 

@@ -34,7 +34,10 @@ def simulate_burgers(
     refine: Annotated[int, typer.Option(help="Solver refinement: 121 * refine - 1 grid points.", min=1)] = 1,
 ) -> None:
     """Random two-bump u0 and Gaussian-bump controls f, solved to T = 8 (u [N, 81, 120], f [N, 80, 120]);
-    cached, deterministic in (num, seed, refine)."""
+    cached, deterministic in (num, seed, refine).
+
+    Example: genforge pde simulate burgers --num 16 --seed 1 --out data/burgers
+    """
     from genforge.datasets.burgers import NU, T_END, cached_generate
     from genforge.domains.pde.io import save_npz
 
@@ -51,7 +54,10 @@ def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="Recipe, e.g. configs/pde/cpu/wdno.yaml.")],
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint.")] = False,
 ) -> None:
-    """Train a pde.wdno or pde.physical_diffusion recipe (same as `genforge train`)."""
+    """Train a pde.wdno or pde.physical_diffusion recipe (same as `genforge train`).
+
+    Example: genforge pde train --config configs/pde/cpu/wdno.yaml
+    """
     import genforge.domains.pde.tasks  # noqa: F401  (registers the tasks)
     from genforge.core.config import load_task_config
     from genforge.core.errors import ConfigError
@@ -75,7 +81,10 @@ def control(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Propose controls f steering u0 to the target at T = 8 by guided diffusion; re-simulate and score them.
-    ``--scale 0`` uses the model's tuned guidance strength (stored with the checkpoint)."""
+    ``--scale 0`` uses the model's tuned guidance strength (stored with the checkpoint).
+
+    Example: genforge pde control --u0 burgers.npz --target burgers.npz --out outputs/pde
+    """
     from genforge.domains.pde.evaluate import run_control
 
     summary = run_control(ckpt, u0, target, out, scale=scale or None, energy_weight=energy_weight, steps=steps,
@@ -97,7 +106,10 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Simulation error (relative L2 of u given u0, f) and control cost J (re-simulated) of a model on a
-    trajectory file, next to the trivial baselines."""
+    trajectory file, next to the trivial baselines.
+
+    Example: genforge pde evaluate --data burgers.npz --num 8 --out outputs/pde_eval
+    """
     from genforge.domains.pde.evaluate import run_evaluate
 
     metrics = run_evaluate(ckpt, data, out, num=num, steps=steps, scale=scale or None,

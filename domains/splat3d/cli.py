@@ -26,7 +26,10 @@ def fit(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Fit 3D Gaussians to the training views (every k-th held out), export a 3DGS .ply, report held-out
-    PSNR / SSIM against the mean-colour and nearest-training-view baselines."""
+    PSNR / SSIM against the mean-colour and nearest-training-view baselines.
+
+    Example: genforge splat fit --data ../shared/data/nerf_lego_small --out lego.ply
+    """
     from dataclasses import replace
 
     from genforge.core.config import load_config
@@ -57,7 +60,10 @@ def render(
     fov: Annotated[float, typer.Option(help="Horizontal field of view in degrees (orbit).")] = 39.6,
     background: Annotated[float, typer.Option(help="Grey level of the background, 0..1.")] = 1.0,
 ) -> None:
-    """Render a .ply scene from orbit cameras or the poses of a transforms.json into a PNG strip."""
+    """Render a .ply scene from orbit cameras or the poses of a transforms.json into a PNG strip.
+
+    Example: genforge splat render --ply lego.ply --views 8 --out lego_orbit.png
+    """
     import math
 
     import torch

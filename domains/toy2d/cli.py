@@ -21,7 +21,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train a flow-matching model on the 2-D checkerboard (about a minute on 2 CPU cores), sample it with
-    Heun, and compare against held-out data and trivial baselines (configs/toy2d/demo.yaml)."""
+    Heun, and compare against held-out data and trivial baselines (configs/toy2d/demo.yaml).
+
+    Example: genforge demo --out outputs/demo
+    """
     _, cfg, _ = load_task_config(DEMO_RECIPE)
     assert isinstance(cfg, Toy2dConfig)
     train = replace(cfg.train, out_dir=out, seed=seed, steps=steps if steps is not None else cfg.train.steps)

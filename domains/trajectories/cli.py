@@ -35,7 +35,10 @@ def simulate_nbody(
     out: Annotated[Path, typer.Option("--out", help="Folder for traj_XXXXX.extxyz files.")] = Path("nbody"),
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 43,
 ) -> None:
-    """Charged 5-body systems (EGNN/GeoTDM setting: dt 0.001, 5000 steps, a frame every 100 steps)."""
+    """Charged 5-body systems (EGNN/GeoTDM setting: dt 0.001, 5000 steps, a frame every 100 steps).
+
+    Example: genforge traj simulate nbody --num 100 --seed 7 --out data/nbody
+    """
     import torch
 
     from genforge.datasets.nbody import load_nbody
@@ -53,7 +56,10 @@ def simulate_md(
     steps: Annotated[int, typer.Option(help="Integration steps per run (0.5 fs).")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the first run (conformer and velocities).")] = 0,
 ) -> None:
-    """xTB (GFN2, tblite) Langevin MD at 500 K from RDKit conformers, a frame every 10 steps."""
+    """xTB (GFN2, tblite) Langevin MD at 500 K from RDKit conformers, a frame every 10 steps.
+
+    Example: genforge traj simulate md --num 2 --molecule ethanol --out data/md
+    """
     from genforge.datasets.md_trajectories import MDConfig, load_md
 
     data = load_md(num, seed, MDConfig(molecule=molecule, steps=steps))
@@ -69,7 +75,10 @@ def train(
         "--set", help="Override a field, e.g. train.steps=500.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
 ) -> None:
-    """Train and evaluate a trajectory model (same as `genforge train` for trajectories.* recipes)."""
+    """Train and evaluate a trajectory model (same as `genforge train` for trajectories.* recipes).
+
+    Example: genforge traj train --config configs/trajectories/cpu/geotdm_nbody.yaml
+    """
     from genforge.core.config import load_task_config, override
     from genforge.domains.trajectories import tasks  # noqa: F401  (registers the tasks)
 
@@ -88,7 +97,10 @@ def sample(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Also write a frame-strip PNG of the forecasts.")] = None,
 ) -> None:
-    """Forecast the frames after --condition with a trained model; K samples as extended XYZ."""
+    """Forecast the frames after --condition with a trained model; K samples as extended XYZ.
+
+    Example: genforge traj sample --condition past.extxyz -k 5 --out forecast.extxyz
+    """
     import torch
 
     from genforge.domains.trajectories.inference import forecast_file
@@ -116,7 +128,10 @@ def generate(
                        ] = "1,-1,1,-1,1",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
-    """Generate whole trajectories with an unconditional GeoTDM (CoM-free, DDPM ancestral sampling)."""
+    """Generate whole trajectories with an unconditional GeoTDM (CoM-free, DDPM ancestral sampling).
+
+    Example: genforge traj generate --ckpt runs/geotdm_uncond/last.pt --num 4 --out outputs/traj_gen
+    """
     import torch
 
     from genforge.core.errors import DataError

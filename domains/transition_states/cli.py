@@ -25,7 +25,10 @@ def train(
         "--set", help="Override a config field, e.g. --set train.steps=500 (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in the output dir.")] = False,
 ) -> None:
-    """Train a TS flow model (recipe task transition_states.tsgen or transition_states.reactot)."""
+    """Train a TS flow model (recipe task transition_states.tsgen or transition_states.reactot).
+
+    Example: genforge ts train --config configs/transition_states/cpu/tsgen.yaml
+    """
     from genforge.core.config import load_task_config, override
     from genforge.core.errors import ConfigError
     from genforge.domains.transition_states import tasks  # noqa: F401  (registers the tasks)
@@ -59,6 +62,8 @@ def generate(
 
     One pair: any problem (different atom counts or element order, unknown element, malformed file) is one
     error and nothing is written. Several pairs (batch mode): bad pairs are reported and skipped.
+
+    Example: genforge ts generate --reactant r.xyz --product p.xyz --out ts.xyz
     """
     from genforge.core.errors import DataError
     from genforge.domains.transition_states.checkpoints import default_checkpoint, load_packaged
