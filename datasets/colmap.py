@@ -17,6 +17,7 @@ from genforge.core.errors import DataError
 from genforge.core.geometry.rotations import quaternion_to_matrix
 from genforge.core.render.cameras import Cameras
 from genforge.datasets.posed_images import PosedImages, read_rgba
+from genforge.datasets.storage import contained_path
 
 PINHOLE_PARAMS = {"SIMPLE_PINHOLE": 3, "PINHOLE": 4}
 
@@ -83,6 +84,7 @@ def load_colmap(model_dir: str | Path, image_dir: str | Path, *,
         if abs(float(pose[:4].norm()) - 1.0) > 1e-3:
             raise DataError(f"quaternion norm {float(pose[:4].norm()):.4f}; expected a unit quaternion", source=path,
                             field=f"line {line}")
+        contained_path(image_dir, " ".join(words[9:]), source=path, field=f"line {line}")
         entries.append((" ".join(words[9:]), pose, int(words[8])))
     entries.sort(key=lambda entry: entry[0])
     sizes = {cameras[cam][:2] for _, _, cam in entries}

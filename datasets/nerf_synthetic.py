@@ -17,7 +17,7 @@ import torch
 from genforge.core.errors import DataError
 from genforge.core.render.cameras import Cameras, check_rotations, intrinsics_from_fov, opengl_c2w_to_opencv_w2c
 from genforge.datasets.posed_images import PosedImages, read_rgba
-from genforge.datasets.storage import data_root
+from genforge.datasets.storage import contained_path, data_root, read_text
 
 DEFAULT_SCENE = "nerf_lego_small"
 
@@ -43,16 +43,14 @@ def _frame_matrix(frame: object, index: int, path: Path) -> torch.Tensor:
     return c2w
 
 
-def load_nerf_synthetic(scene_dir: str | Path, split: str = "train", *,
-                        background: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> PosedImages:
-    """Load ``scene_dir/transforms_<split>.json`` and its images (all views must share one size)."""
-    scene_dir = Path(scene_dir)
-    path = scene_dir / f"transforms_{split}.json"
+def read_transforms(path: str | Path) -> tuple[float, torch.Tensor, list[Path]]:
+    """Parse and check one ``transforms_<split>.json``: (horizontal field of view in radians, OpenGL
+    camera-to-world matrices ``[V, 4, 4]`` float64, the image files, which must lie inside its folder)."""
+    path = Path(path)
     if not path.is_file():
-        raise DataError(f"file not found; expected a NeRF-synthetic scene folder with transforms_{split}.json",
-                        source=path)
+        raise DataError("file not found; expected a NeRF-synthetic transforms_<split>.json", source=path)
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise DataError(f"invalid JSON ({error})", source=path) from error
     if not isinstance(meta, dict):
@@ -67,14 +65,22 @@ def load_nerf_synthetic(scene_dir: str | Path, split: str = "train", *,
         raise DataError(f"expected a field of view in (0, pi) radians, got {fov!r}", source=path,
                         field="camera_angle_x")
     c2ws = torch.stack([_frame_matrix(frame, i, path) for i, frame in enumerate(meta["frames"])])
-    files = [scene_dir / f"{frame['file_path']}.png" for frame in meta["frames"]]
+    files = [contained_path(path.parent, f"{frame['file_path']}.png", source=path, field=f"frames[{i}].file_path")
+             for i, frame in enumerate(meta["frames"])]
+    return float(fov), c2ws, files
+
+
+def load_nerf_synthetic(scene_dir: str | Path, split: str = "train", *,
+                        background: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> PosedImages:
+    """Load ``scene_dir/transforms_<split>.json`` and its images (all views must share one size)."""
+    fov, c2ws, files = read_transforms(Path(scene_dir) / f"transforms_{split}.json")
     images = [read_rgba(file, background) for file in files]
     height, width = images[0].shape[1:]
     for file, image in zip(files, images, strict=True):
         if image.shape[1:] != (height, width):
             raise DataError(f"image is {tuple(image.shape[1:])}, the first view is {(height, width)}", source=file)
     viewmats = opengl_c2w_to_opencv_w2c(c2ws).float()
-    Ks = intrinsics_from_fov(float(fov), width, height)[None].expand(len(files), 3, 3).clone()
+    Ks = intrinsics_from_fov(fov, width, height)[None].expand(len(files), 3, 3).clone()
     rgba = torch.stack(images)
     return PosedImages(rgba[:, :3].contiguous(), rgba[:, 3:].contiguous(), Cameras(viewmats, Ks, width, height),
                        [f.stem for f in files])

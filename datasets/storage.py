@@ -69,6 +69,21 @@ def read_text(path: str | Path) -> str:
         raise DataError(f"cannot read: {err.strerror}", source=path) from err
 
 
+def contained_path(base: str | Path, relative: str, *, source: Path, field: str) -> Path:
+    """``base / relative`` for a file name read from a data file; DataError when the name is absolute or its
+    ``..`` parts lead out of ``base`` (a hostile transforms.json or images.txt must not read other files)."""
+    parts = Path(relative)
+    depth = 0
+    for part in parts.parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            break
+    if parts.is_absolute() or parts.drive or depth < 0:
+        raise DataError(f"file name {relative!r} points outside the data folder {str(base)!r}; expected a path "
+                        "relative to it", source=source, field=field)
+    return Path(base) / parts
+
+
 def require_file(path: str | Path, hint: str) -> Path:
     """``path`` as a Path, or a DataError saying it is missing and how to point the loader at it."""
     path = Path(path)

@@ -9,6 +9,7 @@ spacing) raises :class:`~genforge.core.errors.DataError` naming the file and the
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,18 @@ def read_npy(path: str | Path, spacing: tuple[float, float, float] = (1.0, 1.0, 
     return _checked(array, np.diag([spacing[2], spacing[1], spacing[0], 1.0]), path)
 
 
+_REQUIRED_DICOM_TAGS = ("Rows", "Columns", "PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient")
+
+
+def _hounsfield(path: Path, dataset: object) -> np.ndarray:
+    """One slice's pixels [rows, columns] rescaled to HU (RescaleSlope / RescaleIntercept, default 1 / 0)."""
+    try:
+        pixels = dataset.pixel_array.astype(np.float32)  # type: ignore[attr-defined]
+        return pixels * float(getattr(dataset, "RescaleSlope", 1.0)) + float(getattr(dataset, "RescaleIntercept", 0.0))
+    except (ValueError, TypeError, AttributeError, RuntimeError, NotImplementedError) as err:
+        raise DataError(f"cannot decode the pixel data ({err})", source=path) from err
+
+
 def read_dicom_series(folder: str | Path, spacing_tolerance: float = 0.01) -> Volume:
     """A DICOM series: every file of ``folder`` that pydicom reads with pixel data, sorted along the slice
     normal, rescaled to HU (RescaleSlope / RescaleIntercept), with equal sizes, pixel spacing and slice gaps
@@ -98,8 +111,13 @@ def read_dicom_series(folder: str | Path, spacing_tolerance: float = 0.01) -> Vo
         try:
             dataset = pydicom.dcmread(path)
         except pydicom.errors.InvalidDicomError:
-            continue
+            continue  # not DICOM (a README, a thumbnail): series folders often hold such files
+        except (OSError, ValueError, EOFError, KeyError, struct.error) as err:
+            raise DataError(f"damaged DICOM file ({type(err).__name__}: {err})", source=path) from err
         if "PixelData" in dataset:
+            missing = [tag for tag in _REQUIRED_DICOM_TAGS if tag not in dataset]
+            if missing:
+                raise DataError(f"DICOM slice lacks {', '.join(missing)} (needed to stack the series)", source=path)
             slices.append((path, dataset))
     if not slices:
         raise DataError("no DICOM files with pixel data found", source=folder)
@@ -124,8 +142,7 @@ def read_dicom_series(folder: str | Path, spacing_tolerance: float = 0.01) -> Vo
             worst = int(np.argmax(np.abs(gaps - gap)))
             raise DataError(f"uneven slice spacing (median {gap:.3g} mm, {gaps[worst]:.3g} mm after "
                             f"{slices[worst][0].name}): missing or duplicate slices", source=folder)
-    data = np.stack([ds.pixel_array.astype(np.float32) * float(getattr(ds, "RescaleSlope", 1.0))
-                     + float(getattr(ds, "RescaleIntercept", 0.0)) for _, ds in slices])
+    data = np.stack([_hounsfield(path, ds) for path, ds in slices])
     row_spacing, col_spacing = (float(v) for v in slices[0][1].PixelSpacing)
     affine = np.eye(4)
     affine[:3, 0] = row_dir * col_spacing

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from genforge.datasets.storage import cache_dir, data_root, file_digest, load_cache, save_cache
+from genforge.core.errors import DataError
+from genforge.datasets.storage import cache_dir, contained_path, data_root, file_digest, load_cache, save_cache
 
 
 def test_data_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,3 +49,14 @@ def test_file_digest_depends_on_content_and_order(tmp_path: Path) -> None:
     digest = file_digest([first])
     first.write_text("alpha!")
     assert file_digest([first]) != digest
+
+
+@pytest.mark.parametrize("name", ["./train/r_0.png", "a/../b.png", "images/x y.png"])
+def test_contained_path_keeps_names_inside_the_folder(tmp_path: Path, name: str) -> None:
+    assert contained_path(tmp_path, name, source=tmp_path / "t.json", field="f") == tmp_path / name
+
+
+@pytest.mark.parametrize("name", ["../secret.png", "a/../../secret.png", "/etc/passwd", "./../x"])
+def test_contained_path_refuses_escapes_naming_file_and_field(tmp_path: Path, name: str) -> None:
+    with pytest.raises(DataError, match=r"t\.json.*frames\[3\]\.file_path.*outside"):
+        contained_path(tmp_path, name, source=tmp_path / "t.json", field="frames[3].file_path")

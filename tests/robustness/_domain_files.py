@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,44 @@ def splat_ply() -> bytes:
                           opacity_logits=torch.randn(4, generator=generator),
                           sh=torch.randn(4, 4, 3, generator=generator))
     return _via_file(".ply", lambda path: save_ply(gaussians, path))
+
+
+def dicom_slice(index: int, *, rows: int = 8, position_gap: float = 2.0, drop: str | None = None) -> bytes:
+    """One CT slice (``rows`` x 8, int16, HU = 1 * value - 1024) at z = ``index * position_gap`` mm; ``drop``
+    removes one attribute (for missing-tag cases)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[str(index)])
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID, dataset.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    dataset.Modality = "CT"
+    dataset.Rows, dataset.Columns = rows, 8
+    dataset.PixelSpacing = [0.5, 0.5]
+    dataset.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    dataset.ImagePositionPatient = [0.0, 0.0, index * position_gap]
+    dataset.RescaleSlope, dataset.RescaleIntercept = 1, -1024
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 1
+    dataset.PixelData = (np.arange(rows * 8, dtype=np.int16) + 100 * index).tobytes()
+    if drop is not None:
+        delattr(dataset, drop)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def dicom_series(slices: dict[str, bytes]) -> Callable[[Path], Path]:
+    """A maker writing the given files into ``<folder>/series`` and returning that folder."""
+    def make(folder: Path) -> Path:
+        series = folder / "series"
+        series.mkdir()
+        for name, content in slices.items():
+            (series / name).write_bytes(content)
+        return series
+
+    return make

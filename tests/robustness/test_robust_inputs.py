@@ -5,6 +5,7 @@ are listed in tests/robustness/README.md (checked here)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import re
@@ -17,7 +18,16 @@ import numpy as np
 import pytest
 import torch
 from _corpus import FIXTURES, Maker, fixture, generic_cases, replaced, written
-from _domain_files import burgers_npz, burgers_npz_with, extxyz_trajectory, nifti_volume, npy_volume, splat_ply
+from _domain_files import (
+    burgers_npz,
+    burgers_npz_with,
+    dicom_series,
+    dicom_slice,
+    extxyz_trajectory,
+    nifti_volume,
+    npy_volume,
+    splat_ply,
+)
 
 from genforge.cli import main
 from genforge.core.config import load_task_config, task_from_dict
@@ -27,6 +37,7 @@ from genforge.core.report import build_report
 from genforge.core.train.checkpoint import write_checkpoint
 from genforge.core.train.inference import load_into, load_trained
 from genforge.datasets.crystals import read_crystal_csv
+from genforge.datasets.nerf_synthetic import read_transforms
 from genforge.datasets.volumes import read_volume
 from genforge.domains.materials.io import read_structures
 from genforge.domains.pde.io import load_trajectories
@@ -141,6 +152,44 @@ READERS.update({
         "missing property": written("prop.ply", PLY.replace(b"property float opacity\n", b"")),
     }),
 })
+SLICES = {f"s{i}.dcm": dicom_slice(i) for i in range(4)}
+TRUNCATED = dicom_slice(3)[:-40]
+
+
+def _transforms(*frames: dict[str, Any], fov: Any = 0.69) -> bytes:
+    """A transforms_<split>.json with the given frames (default: one frame at the identity pose)."""
+    frames = frames or ({"file_path": "./train/r_0", "transform_matrix": np.eye(4).tolist()},)
+    return json.dumps({"camera_angle_x": fov, "frames": list(frames)}).encode()
+
+
+def _frame(path: str = "./train/r_0", matrix: Any = None) -> dict[str, Any]:
+    return {"file_path": path, "transform_matrix": np.eye(4).tolist() if matrix is None else matrix}
+
+
+READERS.update({
+    "DICOM series folder (read_volume)": (read_volume, {
+        "empty folder": dicom_series({}),
+        "only non-DICOM files": dicom_series({"notes.dcm": b"not dicom " * 50}),
+        "truncated pixel data": dicom_series({**SLICES, "s3.dcm": TRUNCATED}),
+        "slice without ImagePositionPatient": dicom_series({**SLICES,
+                                                            "s2.dcm": dicom_slice(2, drop="ImagePositionPatient")}),
+        "slice without PixelSpacing": dicom_series({**SLICES, "s2.dcm": dicom_slice(2, drop="PixelSpacing")}),
+        "slices of mixed sizes": dicom_series({**SLICES, "s2.dcm": dicom_slice(2, rows=6)}),
+        "missing slice (uneven gaps)": dicom_series({k: v for k, v in SLICES.items() if k != "s2.dcm"}),
+        "duplicate slice": dicom_series({**SLICES, "dup.dcm": dicom_slice(1)}),
+    }),
+    "NeRF transforms.json (read_transforms)": (read_transforms, {
+        **generic_cases(_transforms(), ".json", YAML),
+        "missing camera_angle_x": written("nofov.json", json.dumps({"frames": [_frame()]}).encode()),
+        "field of view out of range": written("fov.json", _transforms(fov=7.0)),
+        "no frames": written("noframes.json", json.dumps({"camera_angle_x": 0.69, "frames": []}).encode()),
+        "matrix not a rotation": written("shear.json", _transforms(_frame(matrix=[[1, 0.5, 0, 0], [0, 1, 0, 0],
+                                                                                 [0, 0, 1, 0], [0, 0, 0, 1]]))),
+        "NaN in the matrix": written("nan.json", _transforms(_frame(matrix=[[float("nan")] * 4] * 3 + [[0, 0, 0, 1]]))),
+        "file_path escapes the folder (../)": written("escape.json", _transforms(_frame("../../../etc/passwd"))),
+        "absolute file_path": written("absolute.json", _transforms(_frame("/etc/passwd"))),
+    }),
+})
 CASES = [(reader, case) for reader, (_, cases) in READERS.items() for case in cases]
 
 
@@ -174,6 +223,8 @@ CLI_ENTRIES: dict[str, tuple[str, list[str]]] = {
                                   ["pde", "control", "--u0", "{input}", "--target", "{input}", "--out", "{out}"]),
     "genforge medical simulate --volume": ("volume NIfTI / .npy (read_volume)",
                                            ["medical", "simulate", "--volume", "{input}", "--out", "{out}"]),
+    "genforge medical simulate --volume DIR": ("DICOM series folder (read_volume)",
+                                               ["medical", "simulate", "--volume", "{input}", "--out", "{out}"]),
     "genforge splat render --ply": ("3DGS .ply (load_ply)", ["splat", "render", "--ply", "{input}", "--out", "{out}"]),
 }
 VALID_FOR_ENTRY = {
