@@ -33,9 +33,10 @@ tour: setup
 	$(G) pde control --u0 $(TOUR)/burgers/burgers.npz --target $(TOUR)/burgers/burgers.npz --refine 1 --out $(TOUR)/pde
 	$(PY) -c "import numpy as np; from genforge.datasets.phantoms import phantom; np.save('$(TOUR)/phantom.npy', phantom('shepp_logan', (64, 64, 64), 3).numpy())"
 	$(G) medical simulate --volume $(TOUR)/phantom.npy --views 8 --out $(TOUR)/ct8.npz
-	$(G) medical reconstruct --measurement $(TOUR)/ct8.npz --method mbir-fast --out $(TOUR)/ct_recon.nii.gz --png $(TOUR)/ct_recon.png
+	$(G) medical reconstruct --measurement $(TOUR)/ct8.npz --method mbir-fast --steps 10 --out $(TOUR)/ct_recon.nii.gz --png $(TOUR)/ct_recon.png
 	$(G) medical evaluate --recon $(TOUR)/ct_recon.nii.gz --reference $(TOUR)/phantom.npy
-	@echo "tour outputs: $(TOUR)/ (CIFs, TS xyz, forecasts extxyz, Burgers control.png, 8-view CT reconstruction)"
+	$(G) report $(TOUR)
+	@echo "tour outputs: $(TOUR)/ (CIFs, TS xyz, forecasts extxyz, Burgers control.png, 8-view CT reconstruction); open $(TOUR)/report.html"
 
 test: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo 'no tests collected'; exit 1; fi; exit $$rc
