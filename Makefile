@@ -35,6 +35,8 @@ tour: setup
 	$(G) medical simulate --volume $(TOUR)/phantom.npy --views 8 --out $(TOUR)/ct8.npz
 	$(G) medical reconstruct --measurement $(TOUR)/ct8.npz --method mbir-fast --steps 10 --out $(TOUR)/ct_recon.nii.gz --png $(TOUR)/ct_recon.png
 	$(G) medical evaluate --recon $(TOUR)/ct_recon.nii.gz --reference $(TOUR)/phantom.npy
+	$(PY) -c "from PIL import Image; from genforge.datasets.splat_objects import ObjectsConfig, generate_objects; v = generate_objects(1, ObjectsConfig(size=32, views=8), start=1_000_000); Image.fromarray((v.images[0, 0].permute(1, 2, 0) * 255).round().byte().numpy()).save('$(TOUR)/object.png')"
+	$(G) splat generate --image $(TOUR)/object.png --steps 10 --out $(TOUR)/splat/scene.ply --views $(TOUR)/splat
 	$(G) report $(TOUR)
 	@echo "tour outputs: $(TOUR)/ (CIFs, TS xyz, forecasts extxyz, Burgers control.png, 8-view CT reconstruction); open $(TOUR)/report.html"
 
