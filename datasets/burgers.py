@@ -13,7 +13,8 @@ re-simulating it with any solver resolution converges to the same trajectory.
 Solver: refinement ``r`` puts ``121 r - 1`` interior points on the fine grid (storage point j is fine
 point ``r (j + 1) - 1``); energy-conserving (skew-symmetric) central flux
 ``F_{i+1/2} = (u_i^2 + u_i u_{i+1} + u_{i+1}^2) / 6``, 3-point diffusion, SSP-RK3 in time with a fixed
-step from the diffusive and advective (|u| <= 10) stability limits: 2nd order in space, 3rd in time,
+step from the diffusive and advective (|u| <= 10; or, ``adaptive``, the actual speeds per interval)
+stability limits: 2nd order in space, 3rd in time,
 vectorised over the batch, differentiable (optionally checkpointed per control interval for BPTT).
 
 Data (WDNO ``generate_burgers.py``): u0 = two Gaussian bumps (centres U[0.2, 0.4] and U[0.6, 0.8],
@@ -68,9 +69,10 @@ class BurgersGrid:
         """Fine spacing."""
         return 1.0 / (self.n + 1)
 
-    def steps_per_interval(self, interval: float = T_END / NUM_INTERVALS) -> int:
-        """SSP-RK3 steps per control interval: 0.8 x the diffusive (2.51) and advective (sqrt 3) limits."""
-        dt = 0.8 * min(2.51 * self.dx ** 2 / (4.0 * self.nu), math.sqrt(3.0) * self.dx / U_BOUND)
+    def steps_per_interval(self, interval: float = T_END / NUM_INTERVALS, u_bound: float = U_BOUND) -> int:
+        """SSP-RK3 steps per control interval: 0.8 x the diffusive (2.51) and advective (sqrt 3, speeds
+        up to ``u_bound``) limits."""
+        dt = 0.8 * min(2.51 * self.dx ** 2 / (4.0 * self.nu), math.sqrt(3.0) * self.dx / u_bound)
         return math.ceil(interval / dt)
 
     def x(self) -> Tensor:
@@ -97,22 +99,27 @@ def to_fine(values: Tensor, refine: int) -> Tensor:
 
 
 def rhs(u: Tensor, forcing: Tensor | None, grid: BurgersGrid) -> Tensor:
-    """du/dt of the semi-discrete system (Dirichlet 0 walls). Shapes: u ``[B, n]``, forcing ``[B, n]``."""
+    """du/dt of the semi-discrete system (Dirichlet 0 walls). Shapes: u ``[B, n]``, forcing ``[B, n]``.
+
+    Written with fused / in-place arithmetic on fresh intermediates (autograd-safe): the solver is
+    launch-bound at these sizes.
+    """
     padded = torch.nn.functional.pad(u, (1, 1))
     left, right = padded[..., :-1], padded[..., 1:]
-    flux = (left * left + left * right + right * right) / 6.0
-    du = -(flux[..., 1:] - flux[..., :-1]) / grid.dx
-    du = du + grid.nu * (padded[..., 2:] - 2.0 * u + padded[..., :-2]) / grid.dx ** 2
-    return du if forcing is None else du + forcing
+    flux6 = torch.addcmul(right * right, left, left + right)                 # 6 F_{i+1/2}
+    laplace = torch.add(padded[..., 2:], padded[..., :-2]).sub_(u, alpha=2.0)
+    du = torch.sub(flux6[..., :-1], flux6[..., 1:]).mul_(1.0 / (6.0 * grid.dx))
+    du = du.add_(laplace, alpha=grid.nu / grid.dx ** 2)
+    return du if forcing is None else du.add_(forcing)
 
 
 def rk3_steps(u: Tensor, forcing: Forcing, t0: float, dt: float, steps: int, grid: BurgersGrid) -> Tensor:
     """``steps`` SSP-RK3 (Shu-Osher) steps of size ``dt`` from time ``t0``. Shapes: u ``[B, n]``."""
     for i in range(steps):
         t = t0 + i * dt
-        u1 = u + dt * rhs(u, forcing(t), grid)
-        u2 = 0.75 * u + 0.25 * (u1 + dt * rhs(u1, forcing(t + dt), grid))
-        u = u / 3.0 + 2.0 / 3.0 * (u2 + dt * rhs(u2, forcing(t + 0.5 * dt), grid))
+        u1 = torch.add(u, rhs(u, forcing(t), grid), alpha=dt)
+        u2 = torch.add(u1, rhs(u1, forcing(t + dt), grid), alpha=dt).mul_(0.25).add_(u, alpha=0.75)
+        u = torch.add(u2, rhs(u2, forcing(t + 0.5 * dt), grid), alpha=dt).mul_(2.0 / 3.0).add_(u, alpha=1.0 / 3.0)
     return u
 
 
@@ -121,7 +128,7 @@ def _interval(u: Tensor, f: Tensor, dt: float, steps: int, grid: BurgersGrid) ->
 
 
 def simulate(u0: Tensor, f: Tensor, refine: int = 2, *, nu: float = NU, checkpointed: bool = False,
-             steps_per_interval: int | None = None) -> Tensor:
+             steps_per_interval: int | None = None, adaptive: bool = False) -> Tensor:
     """Trajectories on the storage grid from stored initial states and controls.
 
     Args:
@@ -131,6 +138,9 @@ def simulate(u0: Tensor, f: Tensor, refine: int = 2, *, nu: float = NU, checkpoi
         nu: viscosity.
         checkpointed: recompute each interval in the backward pass (BPTT memory O(intervals)).
         steps_per_interval: override the stability-derived number of RK3 steps per interval.
+        adaptive: per interval, take the advective limit from the actual speeds, ``1.25 (max|u| + 0.1 max|f|)``
+            (at least 1), instead of ``U_BOUND`` (~1.5x fewer steps at refine 2, where the diffusive limit
+            then binds; same order of accuracy; used to score controls, not for the cached data).
 
     Returns:
         u ``[B, 81, 120]``: u0 and the state at the end of each interval, at the storage points.
@@ -142,7 +152,12 @@ def simulate(u0: Tensor, f: Tensor, refine: int = 2, *, nu: float = NU, checkpoi
     f_fine = to_fine(f, refine)
     keep = torch.arange(1, NUM_X + 1) * refine - 1
     frames = [u0]
+    interval = T_END / NUM_INTERVALS
     for k in range(f.shape[1]):
+        if adaptive and steps_per_interval is None:
+            bound = 1.25 * float(u.detach().abs().max() + interval * f_fine[:, k].detach().abs().max())
+            steps = grid.steps_per_interval(interval, max(bound, 1.0))
+            dt = interval / steps
         if checkpointed and torch.is_grad_enabled():
             u = checkpoint(_interval, u, f_fine[:, k], dt, steps, grid, use_reentrant=False)
         else:

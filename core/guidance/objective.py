@@ -18,6 +18,10 @@ which keep :math:`x_t = \alpha \hat x_0' + \sigma \hat\varepsilon'`. A DDIM step
 denoiser moves x_u by the extra :math:`-\gamma\, g\; \sigma_t\alpha_u(\sigma_t/\alpha_t - \sigma_u/\alpha_u)`
 (for small steps on a VP DDPM grid, beta_i / 2 times gamma g: half the ancestral step's displacement).
 Where alpha(t) = 0, x_t carries no information on x0, the exact correction is zero and none is applied.
+
+Options (both off by default): ``jacobian=False`` uses :math:`g = \nabla_{x_0} J` at :math:`\hat x_0`
+(the denoiser is not differentiated: one network pass, no backward through it; the guidance of the
+DiffPhyCon / WDNO code), and ``schedule(t) -> [B]`` multiplies gamma per sample (a noise-level schedule).
 """
 
 from __future__ import annotations
@@ -32,6 +36,25 @@ from genforge.core.denoiser import Denoiser, DenoiserWrapper
 
 Objective = Callable[[Tensor], Tensor]
 """``J(x0 [B, ...]) -> [B]``, differentiable in x0."""
+
+
+def x0_eps_and_x0_grad(denoiser: Denoiser, x_t: Tensor, t: Tensor,
+                       objective: Objective) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Estimates and :math:`\nabla_{x_0} J` at :math:`\hat x_0(x_t)`, without differentiating the denoiser.
+
+    Shapes:
+        x_t: ``[B, ...]``; t: ``[B]``; returns (x0_hat, eps_hat, grad), each shaped like ``x_t``, detached.
+    """
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError("gradient guidance needs autograd: use torch.no_grad(), not inference_mode()")
+    with torch.no_grad():
+        x0, eps = denoiser.x0_eps(x_t, t)
+    with torch.enable_grad():
+        x = x0.detach().requires_grad_(True)
+        total = objective(x).sum()
+        grad = (torch.autograd.grad(total, x, materialize_grads=True)[0] if total.requires_grad
+                else torch.zeros_like(x))
+    return x0, eps, grad
 
 
 def x0_eps_and_grad(denoiser: Denoiser, x_t: Tensor, t: Tensor,
@@ -79,17 +102,30 @@ class ObjectiveGuidance(DenoiserWrapper):
         inner: the denoiser to guide.
         objective: ``J(x0 [B, ...]) -> [B]`` (lower is better).
         scale: the guidance strength gamma (units of 1 / J).
+        jacobian: differentiate through the denoiser (``grad_{x_t}``); False: ``grad_{x0}`` at x0_hat.
+        schedule: ``schedule(t [B]) -> [B]`` multiplying gamma (None: constant 1).
     """
 
     objective: Objective
     scale: float
+    jacobian: bool = True
+    schedule: Callable[[Tensor], Tensor] | None = None
 
     def x0_eps(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        x0, eps, grad = x0_eps_and_grad(self.inner, x_t, t, self.objective)
+        gradient = x0_eps_and_grad if self.jacobian else x0_eps_and_x0_grad
+        x0, eps, grad = gradient(self.inner, x_t, t, self.objective)
         alpha, sigma, _, _ = self.process.coefficients(t, x_t)
-        return shift_score(x0, eps, -self.scale * grad, alpha, sigma)
+        scale = self.scale
+        if self.schedule is not None:
+            scale = scale * self.schedule(t).to(x_t.dtype).reshape(-1, *([1] * (x_t.dim() - 1)))
+        return shift_score(x0, eps, -scale * grad, alpha, sigma)
 
 
-def objective_guidance(denoiser: Denoiser, objective: Objective, scale: float) -> ObjectiveGuidance:
-    """Guide ``denoiser`` towards low ``objective`` (score += -scale * grad_{x_t} J(x0_hat(x_t)))."""
-    return ObjectiveGuidance(denoiser, objective, scale)
+def objective_guidance(denoiser: Denoiser, objective: Objective, scale: float, *, jacobian: bool = True,
+                       schedule: Callable[[Tensor], Tensor] | None = None) -> ObjectiveGuidance:
+    """Guide ``denoiser`` towards low ``objective`` (score += -scale * grad_{x_t} J(x0_hat(x_t))).
+
+    ``jacobian=False``: grad_{x0} J at x0_hat instead (no backward through the denoiser); ``schedule(t)``
+    multiplies ``scale`` per sample.
+    """
+    return ObjectiveGuidance(denoiser, objective, scale, jacobian, schedule)

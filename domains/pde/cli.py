@@ -12,6 +12,9 @@ import typer
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "wdno_burgers.pt"
 
+STEPS_HELP = ("DDIM steps (NFE). The stored guidance strength was tuned at 25; WDNO guidance pushes once per "
+              "step, so retune it (--scale) or scale it by 25 / steps for other step counts.")
+
 pde_app = typer.Typer(help="PDE simulation and control with wavelet-domain diffusion (WDNO) on 1-D Burgers.",
                       no_args_is_help=True)
 simulate_app = typer.Typer(help="Generate trajectories with the repo's numerical solvers.", no_args_is_help=True)
@@ -76,19 +79,28 @@ def control(
     ckpt: Annotated[Path, typer.Option(help="Model file.")] = CHECKPOINT,
     scale: Annotated[float, typer.Option(help="Guidance strength gamma.")] = 0.0,
     energy_weight: Annotated[float, typer.Option(help="w_f of J = MSE(u_T) + w_f sum f^2.")] = 2e-5,
-    steps: Annotated[int, typer.Option(help="DDIM steps (NFE).", min=1)] = 50,
+    steps: Annotated[int, typer.Option(help=STEPS_HELP, min=1)] = 25,
     refine: Annotated[int, typer.Option(help="Refinement of the solver that re-simulates the controls.")] = 2,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    guidance: Annotated[str | None, typer.Option(
+        help="wdno (grad of J at x0_hat, cosine-beta weight; no backward through the net) or jacobian (DPS). "
+             "Default: the checkpoint's.")] = None,
+    samples: Annotated[int, typer.Option(help="Draws per pair; >1 keeps the lowest coarse-solver J.", min=1)] = 1,
+    plot: Annotated[bool, typer.Option(help="Write control.png (pair 0).")] = True,
 ) -> None:
     """Propose controls f steering u0 to the target at T = 8 by guided diffusion; re-simulate and score them.
     ``--scale 0`` uses the model's tuned guidance strength (stored with the checkpoint).
 
     Example: genforge pde control --u0 burgers.npz --target burgers.npz --out outputs/pde
     """
+    from genforge.core.errors import ConfigError
     from genforge.domains.pde.evaluate import run_control
+    from genforge.domains.pde.sampling import GUIDANCE
 
+    if guidance is not None and guidance not in GUIDANCE:
+        raise ConfigError(f"must be one of {', '.join(GUIDANCE)}, got {guidance!r}", field="--guidance")
     summary = run_control(ckpt, u0, target, out, scale=scale or None, energy_weight=energy_weight, steps=steps,
-                          refine=refine, seed=seed)
+                          refine=refine, seed=seed, guidance=guidance, samples=samples, plot=plot)
     typer.echo(f"J = {summary['J_mean']:.4g} (tracking {summary['tracking_mean']:.4g}, energy "
                f"{summary['energy_mean']:.4g}) over {summary['num']} pairs; wrote {out}")
 
@@ -99,11 +111,13 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Output folder: metrics.json and figures.")],
     ckpt: Annotated[Path, typer.Option(help="Model file.")] = CHECKPOINT,
     num: Annotated[int, typer.Option(help="Trajectories / (u0, target) pairs used.", min=1)] = 16,
-    steps: Annotated[int, typer.Option(help="DDIM steps (NFE).", min=1)] = 50,
+    steps: Annotated[int, typer.Option(help=STEPS_HELP, min=1)] = 25,
     scale: Annotated[float, typer.Option(help="Guidance strength (0 = the checkpoint's).")] = 0.0,
     energy_weight: Annotated[float, typer.Option(help="w_f of J.")] = 2e-5,
     refine: Annotated[int, typer.Option(help="Refinement of the re-simulating solver.")] = 2,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    guidance: Annotated[str | None, typer.Option(help="wdno or jacobian (default: the checkpoint's).")] = None,
+    samples: Annotated[int, typer.Option(help="Control draws per pair (best coarse-solver J kept).", min=1)] = 1,
 ) -> None:
     """Simulation error (relative L2 of u given u0, f) and control cost J (re-simulated) of a model on a
     trajectory file, next to the trivial baselines.
@@ -113,7 +127,7 @@ def evaluate(
     from genforge.domains.pde.evaluate import run_evaluate
 
     metrics = run_evaluate(ckpt, data, out, num=num, steps=steps, scale=scale or None,
-                           energy_weight=energy_weight, refine=refine, seed=seed)
+                           energy_weight=energy_weight, refine=refine, seed=seed, guidance=guidance, samples=samples)
     for section, rows in metrics.items():
         for name, row in rows.items():
             typer.echo(f"{section:10s} {name:40s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))

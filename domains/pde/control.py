@@ -47,13 +47,13 @@ class ControlObjective:
 
 
 def evaluate_controls(u0: Tensor, f: Tensor, objective: ControlObjective, refine: int) -> dict[str, Tensor]:
-    """Re-simulate controls with the solver at ``refine`` (float64) and score them.
+    """Re-simulate controls with the solver at ``refine`` (float64, adaptive steps) and score them.
 
     Returns:
         ``{"J", "tracking", "energy"}`` each ``[B]`` and ``"u"`` ``[B, 81, 120]``.
     """
     with torch.no_grad():
-        u = simulate_burgers(u0.double(), f.double(), refine)
+        u = simulate_burgers(u0.double(), f.double(), refine, adaptive=True)
     tracking = objective.tracking(u[:, -1])
     energy = objective.energy(f.double())
     return {"J": tracking + objective.energy_weight * energy, "tracking": tracking, "energy": energy, "u": u}

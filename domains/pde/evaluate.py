@@ -22,13 +22,25 @@ from genforge.domains.pde.model import PDEModel, load_model
 from genforge.domains.pde.plots import heatmaps
 from genforge.domains.pde.sampling import control, simulate
 
-DEFAULT_SCALE = 30.0
-"""Guidance strength used when a model file stores none (``guidance_scale``)."""
+DEFAULT_SCALE = {"wdno": 1e4, "jacobian": 30.0}
+"""Guidance strength per guidance kind when a model file stores none (``guidance_scale``)."""
 
 
-def guidance_scale(model: PDEModel, scale: float | None) -> float:
-    """``scale`` if given, else the model's tuned ``guidance_scale``, else :data:`DEFAULT_SCALE`."""
-    return float(scale if scale is not None else model.record.get("guidance_scale", DEFAULT_SCALE))
+def guidance_kind(model: PDEModel, guidance: str | None) -> str:
+    """``guidance`` if given, else the model's ``guidance`` (files tuned before it was stored: ``jacobian``)."""
+    if guidance is not None:
+        return guidance
+    return str(model.record.get("guidance", "jacobian" if "guidance_scale" in model.record else "wdno"))
+
+
+def guidance_scale(model: PDEModel, scale: float | None, guidance: str | None = None) -> float:
+    """``scale`` if given, else the model's tuned ``guidance_scale`` (if tuned for this kind), else the default."""
+    kind = guidance_kind(model, guidance)
+    if scale is not None:
+        return float(scale)
+    if "guidance_scale" in model.record and guidance_kind(model, None) == kind:
+        return float(model.record["guidance_scale"])
+    return DEFAULT_SCALE[kind]
 
 
 def control_row(scores: dict[str, Tensor]) -> dict[str, float]:
@@ -49,7 +61,8 @@ def write_json(payload: Any, path: Path) -> Path:
 
 
 def run_control(ckpt: Path, u0_path: Path, target_path: Path, out: Path, *, scale: float | None,
-                energy_weight: float, steps: int, refine: int, seed: int) -> dict[str, float]:
+                energy_weight: float, steps: int, refine: int, seed: int, guidance: str | None = None,
+                samples: int = 1, plot: bool = True) -> dict[str, float]:
     """Controls for every (u0, target) pair, re-simulated; writes control.npz / control.json / control.png."""
     model = load_model(ckpt)
     u0 = load_states(u0_path, "u0", 0)
@@ -58,17 +71,19 @@ def run_control(ckpt: Path, u0_path: Path, target_path: Path, out: Path, *, scal
         raise DataError(f"has {target.shape[0]} targets for {u0.shape[0]} initial states", source=target_path,
                         field="target")
     objective = ControlObjective(target, energy_weight)
-    f, _ = control(model, u0, target, objective, scale=guidance_scale(model, scale), steps=steps, seed=seed)
+    kind, gamma = guidance_kind(model, guidance), guidance_scale(model, scale, guidance)
+    f, _ = control(model, u0, target, objective, scale=gamma, steps=steps, seed=seed, guidance=kind, samples=samples)
     scores = evaluate_controls(u0, f, objective, refine)
     row = control_row(scores)
     summary = {"num": int(u0.shape[0]), "J_mean": row["J"], "tracking_mean": row["tracking"],
                "energy_mean": row["energy"], "energy_weight": energy_weight, "refine": refine, "steps": steps,
-               "scale": guidance_scale(model, scale), "J": scores["J"].tolist()}
+               "guidance": kind, "scale": gamma, "samples": samples, "J": scores["J"].tolist()}
     panels = {"target": (_target_panel(u0[0], target[0]), torch.zeros_like(f[0])),
               "re-simulated with the proposed f": (scores["u"][0].float(), f[0].float())}
     save_npz(out / "control.npz", {"f": f.float(), "u": scores["u"].float(), "J": scores["J"]})
     write_json(summary, out / "control.json")
-    heatmaps(panels, out / "control.png", title=f"pair 0: J = {float(scores['J'][0]):.3g}")
+    if plot:
+        heatmaps(panels, out / "control.png", title=f"pair 0: J = {float(scores['J'][0]):.3g}")
     return summary
 
 
@@ -80,7 +95,8 @@ def _target_panel(u0: Tensor, target: Tensor) -> Tensor:
 
 
 def run_evaluate(ckpt: Path, data: Path, out: Path, *, num: int, steps: int, scale: float | None,
-                 energy_weight: float, refine: int, seed: int) -> dict[str, dict[str, dict[str, float]]]:
+                 energy_weight: float, refine: int, seed: int, guidance: str | None = None,
+                 samples: int = 1) -> dict[str, dict[str, dict[str, float]]]:
     """Simulation and control metrics of one model on a trajectory file; writes metrics.json + figures."""
     model = load_model(ckpt)
     trajectories = load_trajectories(data)
@@ -90,8 +106,8 @@ def run_evaluate(ckpt: Path, data: Path, out: Path, *, num: int, steps: int, sca
                   "baseline: u(t) = 0": simulation_scores(torch.zeros_like(u), u),
                   "baseline: u(t) = u0": simulation_scores(u[:, :1].expand_as(u), u)}
     objective = ControlObjective(u[:, -1], energy_weight)
-    proposed, _ = control(model, u[:, 0], u[:, -1], objective, scale=guidance_scale(model, scale), steps=steps,
-                       seed=seed)
+    proposed, _ = control(model, u[:, 0], u[:, -1], objective, scale=guidance_scale(model, scale, guidance),
+                          steps=steps, seed=seed, guidance=guidance_kind(model, guidance), samples=samples)
     candidates = {"model": proposed, "baseline: f = 0": torch.zeros_like(f),
                   "reference: f that made the target": f}
     scored = {name: evaluate_controls(u[:, 0], value, objective, refine) for name, value in candidates.items()}

@@ -2,7 +2,15 @@
 
 A shipped / saved model file is one dict readable with ``torch.load(..., weights_only=True)``:
 ``{"format", "task", "config" (the resolved recipe), "codec", "wavelet", "multiple", "scale" [C],
-"state_dict" (EMA weights), "metrics"}``.
+"conditioning", "state_dict" (EMA weights), "metrics"}``.
+
+Conditioning (``conditioning`` in the file; absent = ``replace``):
+
+* ``clean`` (WDNO's training, ``set_condition`` in its ``p_losses``): the known entries of x_t (u0 and f for
+  simulation; u0 and u(T) for control) hold the *clean* scaled values at every noise level, the known-entry
+  mask is passed as extra input channels, and the loss is taken on the unknown entries only. One network
+  serves both tasks (the mask says which).
+* ``replace``: an unconditional joint model, conditioned at sampling time by replacement (noised known values).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from genforge.core.processes.gaussian import VPCosine
 from genforge.domains.pde.representation import Codec, make_codec
 
 MODEL_FORMAT = 1
+CONDITIONINGS = ("clean", "replace")
 _KEYS = ("format", "codec", "wavelet", "multiple", "scale", "state_dict", "net")
 
 
@@ -45,9 +54,10 @@ class NetConfig:
     dropout: float = 0.0
 
 
-def build_unet(net: NetConfig, channels: int) -> UNet:
-    """A 2-D U-Net mapping ``[B, channels, T', X']`` to the same shape."""
-    return UNet(UNetConfig(dims=2, in_channels=channels, out_channels=channels, base_channels=net.base_channels,
+def build_unet(net: NetConfig, channels: int, cond_channels: int = 0) -> UNet:
+    """A 2-D U-Net mapping ``[B, channels, T', X']`` (+ ``cond_channels`` input channels) to ``[B, channels, ...]``."""
+    return UNet(UNetConfig(dims=2, in_channels=channels, out_channels=channels, cond_channels=cond_channels,
+                           base_channels=net.base_channels,
                            channel_mult=tuple(net.channel_mult), num_res_blocks=net.num_res_blocks,
                            attention_levels=tuple(net.attention_levels), dropout=net.dropout))
 
@@ -69,17 +79,23 @@ class PDEModel:
     codec: Codec
     record: dict[str, Any]
 
+    @property
+    def clean_conditioning(self) -> bool:
+        """True if the network takes clean known entries and their mask (``conditioning: clean``)."""
+        return self.record.get("conditioning", "replace") == "clean"
+
     def denoiser(self) -> ModelDenoiser:
-        """The network bound to :data:`PROCESS`."""
+        """The network bound to :data:`PROCESS` (unconditional use)."""
         return ModelDenoiser(self.net, PROCESS)
 
 
-def model_record(net: nn.Module, codec: Codec, net_cfg: NetConfig, **extra: Any) -> dict[str, Any]:
+def model_record(net: nn.Module, codec: Codec, net_cfg: NetConfig, conditioning: str = "replace",
+                 **extra: Any) -> dict[str, Any]:
     """The dict saved by :func:`save_model`."""
     from genforge.core.config import dump_config
 
     return {"format": MODEL_FORMAT, "codec": "wavelet" if hasattr(codec, "wavelet") else "physical",
-            "wavelet": getattr(codec, "wavelet", ""), "multiple": multiple_of(net_cfg),
+            "wavelet": getattr(codec, "wavelet", ""), "multiple": multiple_of(net_cfg), "conditioning": conditioning,
             "scale": codec.scale.clone(), "net": dump_config(net_cfg),
             "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}, **extra}
 
@@ -117,7 +133,11 @@ def load_model(path: str | Path) -> PDEModel:
         raise CheckpointError(f"model format {record['format']} is not {MODEL_FORMAT}", source=path, field="format")
     net_cfg = config_from_dict(record["net"], NetConfig, source=str(path))
     codec = make_codec(record["codec"], int(record["multiple"]), record["scale"], record["wavelet"] or "bior2.4")
-    net = build_unet(net_cfg, codec.channels)
+    conditioning = record.get("conditioning", "replace")
+    if conditioning not in CONDITIONINGS:
+        raise CheckpointError(f"conditioning {conditioning!r} is not one of {CONDITIONINGS}", source=path,
+                              field="conditioning")
+    net = build_unet(net_cfg, codec.channels, codec.channels if conditioning == "clean" else 0)
     try:
         net.load_state_dict(record["state_dict"])
     except RuntimeError as error:

@@ -22,7 +22,7 @@ from genforge.core.train import TrainConfig, Trainer
 from genforge.datasets.burgers import cached_generate
 from genforge.domains.pde.metrics import simulation_scores
 from genforge.domains.pde.model import PROCESS, NetConfig, PDEModel, build_unet, model_record, multiple_of, save_model
-from genforge.domains.pde.representation import Codec, make_codec
+from genforge.domains.pde.representation import TASKS, Codec, make_codec
 from genforge.domains.pde.sampling import simulate
 
 
@@ -32,6 +32,9 @@ class PDEConfig:
 
     Args:
         codec: ``wavelet`` (WDNO) or ``physical`` (baseline); each task forces its own.
+        conditioning: ``clean`` (known entries clean in x_t, mask as input, loss on the unknown ones; one net
+            for simulation and control, each drawn with probability 1/2) or ``replace`` (unconditional
+            joint model, replacement at sampling); see :mod:`genforge.domains.pde.model`.
         wavelet: pywt name of the wavelet (WDNO uses ``bior2.4``).
         num_train: training trajectories (data seed ``data_seed``).
         num_test: held-out trajectories (data seed ``data_seed + 1``, never trained on).
@@ -44,6 +47,7 @@ class PDEConfig:
     """
 
     codec: Literal["wavelet", "physical"] = "wavelet"
+    conditioning: Literal["clean", "replace"] = "clean"
     wavelet: str = "bior2.4"
     num_train: int = 4000
     num_test: int = 256
@@ -55,18 +59,46 @@ class PDEConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _loss_fn(codec: Codec):
+def _loss_fn(codec: Codec, conditioning: str):
+    """v-prediction loss over the valid entries; with ``clean`` conditioning, see :class:`PDEConfig`."""
     valid = codec.valid()
+    known = torch.cat([codec.known(task) for task in TASKS])                  # [2, C, *shape]
 
     def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor], generator: torch.Generator) -> Tensor:
         x0 = codec.encode(*batch)
         t = PROCESS.sample_time(x0.shape[0], generator, device=x0.device)
         noise = PROCESS.sample_noise(x0, generator)
-        error = (model(PROCESS.corrupt(x0, t, noise), t, None) - PROCESS.target(x0, noise, t)).square()
-        mask = valid.to(x0.device).expand_as(error)
-        return (error * mask).sum() / mask.sum()
+        x_t = PROCESS.corrupt(x0, t, noise)
+        weight = valid.to(x0.device).expand_as(x0)
+        cond = None
+        if conditioning == "clean":
+            pick = torch.randint(len(TASKS), (x0.shape[0],), generator=generator, device=generator.device)
+            mask = known[pick].to(x0.device)
+            x_t = torch.where(mask, x0, x_t)
+            cond = mask.to(x0.dtype)
+            weight = weight & ~mask
+        error = (model(x_t, t, cond) - PROCESS.target(x0, noise, t)).square()
+        return (error * weight).sum() / weight.sum()
 
     return loss_fn
+
+
+def model_from_training_checkpoint(cfg: PDEConfig, task: str, path: str | Path) -> PDEModel:
+    """The EMA model of a trainer checkpoint of this recipe (e.g. an intermediate ``step_*.pt``).
+
+    The codec scales are refit on the recipe's training data (deterministic, as in :func:`run`).
+    """
+    from genforge.core.train.checkpoint import load_checkpoint
+
+    data = cached_generate(cfg.num_train, cfg.data_seed, cfg.refine)
+    codec = make_codec(cfg.codec, multiple_of(cfg.net), wavelet=cfg.wavelet)
+    codec.fit_scale(data["u"], data["f"])
+    net = build_unet(cfg.net, codec.channels, codec.channels if cfg.conditioning == "clean" else 0)
+    state = load_checkpoint(path)
+    net.load_state_dict(state["ema"]["shadow"] if state.get("ema") else state["model"])
+    record = model_record(net, codec, cfg.net, cfg.conditioning, task=task, config=dump_task_config(task, cfg),
+                          steps=int(state["step"]))
+    return PDEModel(net.eval(), codec, record)
 
 
 def evaluate_simulation(model: PDEModel, cfg: PDEConfig, num: int | None = None) -> dict[str, dict[str, float]]:
@@ -97,14 +129,14 @@ def run(cfg: PDEConfig, task: str, *, resume: bool = False) -> dict[str, dict[st
     codec.fit_scale(data["u"], data["f"])
     with torch.random.fork_rng():
         torch.manual_seed(cfg.train.seed)
-        net = build_unet(cfg.net, codec.channels)
-    trainer = Trainer(net, _loss_fn(codec), (data["u"], data["f"]), cfg.train,
+        net = build_unet(cfg.net, codec.channels, codec.channels if cfg.conditioning == "clean" else 0)
+    trainer = Trainer(net, _loss_fn(codec, cfg.conditioning), (data["u"], data["f"]), cfg.train,
                       config_dict=dump_task_config(task, cfg))
     if trainer.fit(resume=resume) is None:
         return {}
     out = Path(cfg.train.out_dir)
-    record = model_record(trainer.model, codec, cfg.net, task=task, config=dump_task_config(task, cfg),
-                          steps=trainer.step)
+    record = model_record(trainer.model, codec, cfg.net, cfg.conditioning, task=task,
+                          config=dump_task_config(task, cfg), steps=trainer.step)
     model = PDEModel(trainer.model.eval(), codec, record)
     metrics = evaluate_simulation(model, cfg)
     record["metrics"] = {"simulation": metrics}

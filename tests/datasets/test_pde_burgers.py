@@ -1,4 +1,5 @@
-"""Burgers solver: heat limit, manufactured solution (convergence order), refinement, determinism, cache."""
+"""Burgers solver: heat limit, manufactured solution (convergence order), refinement, adaptive step,
+determinism, cache."""
 
 from __future__ import annotations
 
@@ -64,6 +65,19 @@ def test_random_problem_converges_under_refinement() -> None:
     errors = [float((runs[r] - runs[8]).norm() / runs[8].norm()) for r in (1, 2, 4)]
     assert errors[0] > 2.5 * errors[1] > 2.5 * 2.5 * errors[2], errors
     assert errors[1] < 2e-3
+
+
+def test_adaptive_step_takes_fewer_steps_with_the_same_solution() -> None:
+    """Speed-limited step (actual max|u|) vs the fixed |u| <= 10 step: same trajectory to the time error."""
+    generator = torch.Generator().manual_seed(4)
+    u0 = burgers.sample_u0(3, generator)
+    f = burgers.sample_forcing(3, generator)[:, :10]
+    fixed = burgers.simulate(u0, f, 1)
+    adaptive = burgers.simulate(u0, f, 1, adaptive=True)
+    assert float((adaptive - fixed).norm() / fixed.norm()) < 1e-4
+    grid = burgers.BurgersGrid(1)
+    speed = 1.25 * float(u0.abs().max() + 0.1 * f.abs().max())
+    assert grid.steps_per_interval(0.1, max(speed, 1.0)) < 0.5 * grid.steps_per_interval()
 
 
 def test_generation_is_deterministic_and_chunk_invariant() -> None:

@@ -53,7 +53,9 @@ def test_evaluate_and_control_commands(trained: tuple[Path, Path], tmp_path: Pat
         assert saved["f"].shape == (2, 80, 120) and np.isfinite(saved["J"]).all()
 
 
-def test_guidance_lowers_the_cost_of_the_model_trajectory(trained: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize(("guidance", "strength"), [("wdno", 1e4), ("jacobian", 30.0)])
+def test_guidance_lowers_the_cost_of_the_model_trajectory(trained: tuple[Path, Path], guidance: str,
+                                                           strength: float) -> None:
     """J of the model's own (u_T, f) drops when the objective gradient steers sampling."""
     ckpt, data = trained
     model = load_model(ckpt)
@@ -61,8 +63,8 @@ def test_guidance_lowers_the_cost_of_the_model_trajectory(trained: tuple[Path, P
         u = torch.from_numpy(saved["u"]).double()
     objective = ControlObjective(u[:, -1], 2e-5)
     costs = []
-    for scale in (0.0, 30.0):
-        f, u_model = control(model, u[:, 0], u[:, -1], objective, scale=scale, steps=5, seed=0)
+    for scale in (0.0, strength):
+        f, u_model = control(model, u[:, 0], u[:, -1], objective, scale=scale, steps=5, seed=0, guidance=guidance)
         costs.append(objective(u_model[:, -1].double(), f.double()).mean())
     assert costs[1] < 0.7 * costs[0], costs
 
@@ -132,4 +134,5 @@ def test_shipped_checkpoint_loads_with_its_record() -> None:
     model = load_model(CHECKPOINT)
     assert model.codec.channels == 12 and model.codec.shape == (44, 60)
     assert model.record["guidance_scale"] > 0 and model.record["task"] == "pde.wdno"
+    assert model.clean_conditioning and model.record["guidance"] == "wdno"
     assert CHECKPOINT.stat().st_size <= 5 * 2 ** 20 and CHECKPOINT.with_suffix(".json").is_file()
