@@ -17,7 +17,8 @@ CONFIGS = TESTS.parent / "configs"
 RECIPES = {"pde.wdno": (CONFIGS / "pde" / "tiny" / "wdno.yaml", ()),
            "medical.prior": (CONFIGS / "medical" / "tiny" / "prior.yaml", ()),
            "transition_states.tsgen": (CONFIGS / "transition_states" / "tiny" / "tsgen.yaml",
-                                       ("--set", f"data_root={TESTS / 'fixtures' / 'rdb7'}"))}
+                                       ("--set", f"data_root={TESTS / 'fixtures' / 'rdb7'}")),
+           "trajectories.geotdm": (CONFIGS / "trajectories" / "tiny" / "geotdm_nbody.yaml", ())}
 """Recipe and the overrides that point it at the repository's fixtures (a clean clone has no shared data)."""
 
 

@@ -64,16 +64,33 @@ class Preconditioned(nn.Module):
     def with_prior(self, cond: TrajCondition) -> TrajCondition:
         return self.net.with_prior(cond)
 
-    def forward(self, x_t: Tensor, t: Tensor, cond: TrajCondition) -> Tensor:
+    def forward(self, x_t: Tensor, t: Tensor, cond: TrajCondition, *,
+                future: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        """x0 estimate of the residual, ``[B, Tf, N, 3]``; with ``future`` a training pass, see :meth:`training_pass`.
+
+        Training goes through ``forward`` so that under DDP the prior runs inside the wrapped call (every
+        parameter then takes part in the forward that DDP tracks).
+        """
+        if future is not None:
+            return self.training_pass(x_t, t, cond, future)
         alpha, sigma = (expand_like(f(t).to(x_t.dtype), x_t) for f in (self.process.alpha, self.process.sigma))
         variance = (alpha * self.sigma_data).square() + sigma.square()
         c_skip = alpha * self.sigma_data**2 / variance
         c_out = sigma * self.sigma_data / variance.sqrt()
         return c_skip * x_t + c_out * self.net(x_t, t, cond)
 
+    def training_pass(self, noise: Tensor, t: Tensor, cond: TrajCondition,
+                      future: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(r0_hat, r0, x_hat)``: the prior mean x_hat ``[B, Tf, N, 3]`` of ``cond``, the residual target
+        r0 = future - x_hat, and the estimate r0_hat from r0 corrupted with ``noise`` at ``t [B]``.
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return getattr(model, "module", model)
+        The prior is trained through both r0 and the denoiser's input (end to end, as in the paper).
+        """
+        x_ref = self.prior(cond)
+        r0 = future - x_ref
+        r_t = self.process.corrupt(r0, t, noise)
+        r0_hat = self(r_t, t, TrajCondition(cond.node_features, cond.x_cond, x_ref))
+        return r0_hat, r0, x_ref  # type: ignore[return-value]
 
 
 def random_rotate(traj: Tensor, generator: torch.Generator) -> Tensor:
@@ -84,18 +101,20 @@ def random_rotate(traj: Tensor, generator: torch.Generator) -> Tensor:
 
 def forecast_loss(process: GaussianPath, cond_frames: int, *, prior_weight: float = 0.0,
                   augment: bool = False) -> Callable[[nn.Module, TrajBatch, torch.Generator], tuple[Tensor, dict]]:
-    """``loss_fn(model, (traj, nodes), generator)`` for the core Trainer: the process's MSE on the residual."""
+    """``loss_fn(model, (traj, nodes), generator)`` for the core Trainer: the process's MSE on the residual.
+
+    ``model`` is a :class:`Preconditioned` network (or its DDP wrapper); one call (its training pass) computes
+    the prior, the target and the estimate.
+    """
     def loss_fn(model: nn.Module, batch: TrajBatch, generator: torch.Generator) -> tuple[Tensor, dict]:
         traj, nodes = batch
         if augment:
             traj = random_rotate(traj, generator)
         x_cond, x_future = traj[:, :cond_frames], traj[:, cond_frames:]
-        x_ref = _unwrap(model).prior(TrajCondition(nodes, x_cond))
-        cond = TrajCondition(nodes, x_cond, x_ref)
-        x0 = x_future - x_ref
-        t = process.sample_time(x0.shape[0], generator, device=x0.device)
-        noise = process.sample_noise(x0, generator)
-        diffusion = process.loss(model(process.corrupt(x0, t, noise), t, cond), x0, noise, t).mean()
+        t = process.sample_time(x_future.shape[0], generator, device=x_future.device)
+        noise = process.sample_noise(x_future, generator)
+        r0_hat, r0, x_ref = model(noise, t, TrajCondition(nodes, x_cond), future=x_future)
+        diffusion = process.loss(r0_hat, r0, noise, t).mean()
         prior_error = (x_ref - x_future).square().mean()
         loss = diffusion + prior_weight * prior_error if prior_weight else diffusion
         return loss, {"diffusion": diffusion.detach(), "prior_mse": prior_error.detach()}

@@ -121,6 +121,11 @@ class EquivariantPrior(nn.Module):
             raise ValueError(f"the learnable prior needs >= 2 conditioning frames, got {cfg.cond_frames}")
         self.time_dim = cfg.time_dim
         self.net = EGTN(cfg.node_dim + cfg.time_dim, cfg.hidden, cfg.node_dim, cfg.prior_layers, cfg.time_dim)
+        # the weights are read from the invariant features only, so the last block's coordinate heads never
+        # reach the output: frozen, every trainable parameter gets a gradient (DDP needs no unused-parameter search)
+        last = self.net.blocks[-1]
+        last.spatial.phi_x.requires_grad_(False)
+        last.temporal.phi_x.requires_grad_(False)
         self.head = nn.Linear(cfg.hidden, cfg.future_frames)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

@@ -47,7 +47,8 @@ def generate(
     product: Annotated[Path, typer.Option("--product", "-p", help="Product XYZ / extXYZ, same atoms in the "
                                                                   "same order.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output extXYZ, one TS frame per reaction.")],
-    model: Annotated[ModelName, typer.Option(help="Shipped model to use.")] = ModelName.tsgen,
+    model: Annotated[ModelName, typer.Option(help="Shipped model to use (default: the better one on the "
+                                                  "validation table, React-OT-style).")] = ModelName.reactot,
     checkpoint: Annotated[Path | None, typer.Option(help="Model file instead of the shipped "
                                                          "checkpoints/<model>_rdb7.pt.")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="ODE steps (default: the model's).")] = None,

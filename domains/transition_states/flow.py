@@ -7,11 +7,21 @@ network (:class:`~genforge.domains.transition_states.model.TsFlowNet`):
 
 and differ only in the source x_1 (the "noise" of the process):
 
-* ``tsgen`` (TS-GEN-like, Kim et al. 2024): x_1 ~ CoM-free N(0, I) (Angstrom), the network conditioned on R
-  and P; sampling integrates the ODE from fresh noise in a few steps.
-* ``reactot`` (React-OT-like, Duan et al. 2025): x_1 = (R + P*) / 2, the midpoint of the reactant and the
-  product superposed onto it, with no noise: a deterministic bridge from the aligned interpolation to the TS,
-  one ODE solve of a few steps, the same output for the same input.
+* ``tsgen`` (TS-GEN-like, Tuo, Chen & Li 2025): x_1 ~ CoM-free N(0, I) (Angstrom), the network conditioned
+  on R and P; sampling integrates the ODE from fresh noise in a few steps.
+* ``reactot`` (React-OT-like, Duan et al. 2025): sampling starts at x_1 = M = (R + P*) / 2, the midpoint of the
+  reactant and the product superposed onto it, with no noise: a deterministic bridge from the aligned
+  interpolation to the TS, one ODE solve of a few steps, the same output for the same input. In training the
+  source is M plus Gaussian jitter (``source_jitter``); with x_1 = M exactly, x_t = (1 - t) TS + t M reveals
+  the TS as (x_t - t M) / (1 - t) at every t < 1 and the network learns that inversion instead of the TS
+  (React-OT starts from stochastic OA-ReactDiff guesses, which the network cannot recompute either).
+
+Both can be trained with a variance term (``noise_invariance``), TS-GEN's device for collapsing the flow onto
+one TS (its term compares predicted velocities, this one predicted TSs): each reaction is seen with two source
+draws at the same t and the mean squared difference of the two predicted TSs is penalised.
+The TS is (nearly) a function of (R, P), so the ideal x0 prediction does not depend on the source draw; an
+under-trained network instead follows x_t at intermediate t, and more ODE steps then move the sample away from
+its one-step regression of E[TS | R, P].
 
 Frames: the reactant is centred (CoM 0), the product Kabsch-superposed onto it, the reference TS (training
 only) superposed onto their midpoint. Generated TSs are returned in the reactant's input frame.
@@ -72,34 +82,60 @@ def _as_condition(aligned: ReactionBatch) -> ReactionCondition:
                              len(aligned))
 
 
-def source(variant: Variant, cond: ReactionCondition, generator: torch.Generator | None = None) -> Tensor:
-    """The x_1 of the path ``[N, 3]``: CoM-free standard noise (tsgen) or the aligned midpoint (reactot)."""
-    if variant == "tsgen":
-        return PATH.prior((cond.batch.shape[0], 3), generator, dtype=cond.reactant.dtype, batch=cond.batch,
-                          num_graphs=cond.num_graphs)
-    if variant == "reactot":
+def source(variant: Variant, cond: ReactionCondition, generator: torch.Generator | None = None, *,
+           jitter: float = 0.0) -> Tensor:
+    """The x_1 of the path ``[N, 3]``: CoM-free standard noise (tsgen) or the aligned midpoint (reactot),
+    plus, for reactot, CoM-free Gaussian jitter of ``jitter`` Angstrom per coordinate (training only)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant == "reactot" and not jitter:
         return cond.midpoint
-    raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    noise = PATH.prior((cond.batch.shape[0], 3), generator, dtype=cond.reactant.dtype, batch=cond.batch,
+                       num_graphs=cond.num_graphs)
+    return noise if variant == "tsgen" else cond.midpoint + jitter * noise
 
 
-def flow_loss(variant: Variant, time_power: float = 1.0
-              ) -> Callable[[nn.Module, ReactionBatch, torch.Generator], LossOutput]:
+def repeat_condition(cond: ReactionCondition, copies: int) -> ReactionCondition:
+    """``copies`` consecutive copies of every reaction of ``cond`` as one batch of ``copies * num_graphs``."""
+    offsets = cond.num_graphs * torch.arange(copies, device=cond.batch.device).repeat_interleave(len(cond.batch))
+    return ReactionCondition(cond.species.repeat(copies), cond.reactant.repeat(copies, 1),
+                             cond.product.repeat(copies, 1), cond.batch.repeat(copies) + offsets,
+                             copies * cond.num_graphs)
+
+
+def flow_loss(variant: Variant, time_power: float = 1.0, *, source_jitter: float = 0.0,
+              noise_invariance: float = 0.0) -> Callable[[nn.Module, ReactionBatch, torch.Generator], LossOutput]:
     """``loss_fn(model, aligned ReactionBatch, generator) -> (loss, metrics)`` for the core Trainer.
 
     One time per reaction, t = u^time_power with u uniform on (0, 1] (``time_power`` < 1 puts more training
     near t = 1, where sampling starts: density t^(1/time_power - 1) / time_power); loss = per-reaction mean
     squared error of the predicted TS (CoM component removed), averaged over reactions (Angstrom^2).
     ``rmsd`` is the batch's mean RMSD of the prediction without re-alignment.
+
+    ``source_jitter`` (reactot only): the training source is the midpoint plus CoM-free N(0, jitter^2) noise,
+    so that x_t does not reveal the TS as (x_t - t M) / (1 - t) (sampling still starts at M itself).
+    ``noise_invariance`` > 0 (TS-GEN's variance term): every reaction is seen with two independent sources at
+    the same t and ``noise_invariance`` x the per-reaction mean squared difference of the two predicted TSs is
+    added, pulling the prediction towards one TS per (R, P) whatever the source draw (``var`` in metrics).
     """
+    copies = 2 if noise_invariance else 1
 
     def loss_fn(model: nn.Module, reactions: ReactionBatch, generator: torch.Generator) -> LossOutput:
-        cond = _as_condition(reactions)
-        ts, batch = reactions.pos_ts, reactions.batch
-        t = PATH.sample_time(cond.num_graphs, generator, device=ts.device).pow(time_power)[batch]
-        x_1 = source(variant, cond, generator)
+        cond = repeat_condition(_as_condition(reactions), copies)
+        ts, batch, count = reactions.pos_ts.repeat(copies, 1), cond.batch, cond.num_graphs
+        t = PATH.sample_time(len(reactions), generator, device=ts.device).pow(time_power).repeat(copies)[batch]
+        x_1 = source(variant, cond, generator, jitter=source_jitter)
         prediction = model(PATH.corrupt(ts, t, x_1), t, cond)
-        per_reaction = PATH.loss(prediction, ts, x_1, t, batch=batch, num_graphs=cond.num_graphs)
-        return per_reaction.mean(), {"rmsd": (3.0 * per_reaction.detach()).sqrt().mean()}
+        per_reaction = PATH.loss(prediction, ts, x_1, t, batch=batch, num_graphs=count)
+        metrics = {"rmsd": (3.0 * per_reaction.detach()).sqrt().mean()}
+        loss = per_reaction.mean()
+        if copies == 2:
+            first, second = prediction.chunk(2)
+            spread = graph_mean((first - second).square().sum(-1, keepdim=True), batch[:len(first)],
+                                len(reactions)) / 3.0
+            loss = loss + noise_invariance * spread.mean()
+            metrics["var"] = spread.detach().mean()
+        return loss, metrics
 
     return loss_fn
 

@@ -43,6 +43,9 @@ class TsFlowConfig:
         steps: solver steps from t = 1 to t = 0.
         time_power: training times t = u^time_power, u ~ U(0, 1] (1 = uniform; < 1 favours t near 1, the
             start of sampling; for the deterministic bridge, x_t at small t already reveals the TS).
+        source_jitter: reactot only: Gaussian jitter (Angstrom) added to the midpoint source in training.
+        noise_invariance: weight of the two-draw variance term (TS-GEN's mode-collapse term; 0 = off,
+            doubles the network calls per step), see :func:`~genforge.domains.transition_states.flow.flow_loss`.
         eval_batch: reactions per generation call during evaluation.
         train: the core trainer settings.
     """
@@ -54,6 +57,8 @@ class TsFlowConfig:
     solver: str = "euler"
     steps: int = 4
     time_power: float = 1.0
+    source_jitter: float = 0.0
+    noise_invariance: float = 0.0
     eval_batch: int = 256
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -73,8 +78,8 @@ def train_model(variant: Variant, cfg: TsFlowConfig, reactions: ReactionBatch, *
         model = cfg.model.build()
     aligned, _ = aligned_reactions(reactions)
     data = IndexedData(aligned, collate_reactions)
-    trainer = Trainer(model, flow_loss(variant, cfg.time_power), data, cfg.train,
-                      config_dict=dump_task_config(task, cfg))
+    loss = flow_loss(variant, cfg.time_power, source_jitter=cfg.source_jitter, noise_invariance=cfg.noise_invariance)
+    trainer = Trainer(model, loss, data, cfg.train, config_dict=dump_task_config(task, cfg))
     trained = trainer.fit(resume=resume)
     return (trained if trained is not None else trainer.model.eval()), trainer.step
 

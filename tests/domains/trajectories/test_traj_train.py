@@ -66,3 +66,19 @@ def test_unconditional_geotdm_trains_and_samples_com_free(tmp_path: Path) -> Non
     samples = sample_trajectories(model.eval(), process, nodes[:4], TC + TF, steps=10, seed=3)
     assert samples.shape == (4, TC + TF, N, 3) and torch.isfinite(samples).all()
     assert samples.mean(dim=(1, 2)).abs().max() < 1e-5
+
+
+def test_one_forecast_loss_call_gives_every_trainable_parameter_a_gradient() -> None:
+    """What DDP without unused-parameter search needs: the prior runs inside the model call and no trainable
+    parameter (e.g. a coordinate head whose output is discarded) is left without a gradient."""
+    traj, nodes = _accelerated_motion(8)
+    cfg = GeoTDMConfig(node_dim=1, hidden=8, layers=1, prior_layers=2, cond_frames=TC, future_frames=TF, time_dim=8)
+    with seeded(0):
+        model = Preconditioned(GeoTDM(cfg), PROCESS, sigma_data=0.3)
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(module))
+    loss, _ = forecast_loss(PROCESS, TC)(model, (traj, nodes), torch.Generator().manual_seed(0))
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing and len(calls) == 2  # the outer training pass and the denoiser call inside it
+    assert model.net.prior_net.head.weight.grad.abs().sum() > 0
