@@ -39,6 +39,8 @@ class DataConsistency:
         rho: ADMM penalty.
         cg_iterations: CG iterations per call.
         data_weight: w, scaling the data term (1 / ||A||^2 makes lam and rho operator-independent).
+        lam_xy: in-plane (y and x) TV weight, 0 in the papers (the prior regularises slices); > 0 adds
+            anisotropic in-plane TV to the same ADMM step.
     """
 
     operator: LinearOperator
@@ -47,11 +49,13 @@ class DataConsistency:
     rho: float
     cg_iterations: int
     data_weight: float
+    lam_xy: float = 0.0
     state: ADMMState | None = field(default=None, repr=False)
 
     @property
     def weights(self) -> dict[str, float]:
-        return {"z": self.lam} if self.lam > 0 else {}
+        weights = {"z": self.lam, "y": self.lam_xy, "x": self.lam_xy}
+        return {axis: lam for axis, lam in weights.items() if lam > 0}
 
     def __call__(self, image: Tensor) -> Tensor:
         """The x-update from ``image`` (CG start), then the z and u updates; returns the new x."""

@@ -1,21 +1,23 @@
 r"""Posterior methods on the slice prior, each a thin call into the core: DPS (core ``dps`` wrapper + ancestral
-sampler), RED-diff (core ``red_diff`` optimiser) and twisted SMC (core ``smc_weighted``; particles are whole
-volumes, so the weights use the volume likelihood).
+sampler), RED-diff (core ``red_diff`` optimiser) and twisted SMC (core ``smc_weighted``, one particle system per
+axial slice: the posterior factorises over slices).
 
 The measurement model seen from model space is :math:`y = A(\tfrac12(z + 1)) + n`, slice by slice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from genforge.core import grids
-from genforge.core.denoiser import DenoiserWrapper
 from genforge.core.guidance import dps, red_diff
-from genforge.core.solvers import ancestral, smc_weighted
+from genforge.core.processes.gaussian import GaussianPath
+from genforge.core.solvers import ancestral, path_point, smc_weighted
+from genforge.core.solvers.smc import LogPotential, effective_sample_size
 from genforge.domains.medical.operators import LinearOperator
 from genforge.domains.medical.prior import SlicePrior
 
@@ -54,16 +56,6 @@ def reddiff_reconstruct(prior: SlicePrior, operator: LinearOperator, y: Tensor, 
     return SlicePrior.to_image(out)[:, 0]
 
 
-@dataclass
-class VolumeDenoiser(DenoiserWrapper):
-    """Particles as whole volumes ``[N, D, S, S]``: the slice denoiser on ``[N * D, 1, S, S]``, reshaped back."""
-
-    def x0_eps(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        n, depth = x_t.shape[:2]
-        x0, eps = self.inner.x0_eps(x_t.reshape(n * depth, 1, *x_t.shape[2:]), t.repeat_interleave(depth))
-        return x0.reshape(x_t.shape), eps.reshape(x_t.shape)
-
-
 @dataclass(frozen=True)
 class SMCResult:
     """Posterior summary: weighted mean and per-voxel standard deviation ``[D, S, S]``, final ESS."""
@@ -73,25 +65,42 @@ class SMCResult:
     ess: float
 
 
-def smc_reconstruct(prior: SlicePrior, operator: LinearOperator, y: Tensor, *, particles: int = 4,
-                    steps: int = 25, obs_sigma: float = 1.0, seed: int = 0) -> SMCResult:
-    r"""Twisted SMC (TDS) with twist :math:`-\lVert y - A \hat x_0 \rVert^2 / (2 s^2)` over whole volumes.
+def annealed_twist(forward: Callable[[Tensor], Tensor], y: Tensor, process: GaussianPath, obs_sigma: float,
+                   scale: float) -> LogPotential:
+    r"""The twist :math:`\ell_t = -\lVert y - A \hat x_0 \rVert^2 / (2 s_t^2)` (summed per particle) with
+    :math:`s_t^2 = s^2 + (\mathrm{scale}\, \rho_t)^2`, rho_t = sigma_t / alpha_t the path's noise ratio.
 
-    ``particles`` x D slices per NFE, each with a backward pass; ``obs_sigma`` s (units of y) tempers the twist.
+    The second term is the error of A x0_hat at noise ratio rho_t (as in PiGDM), ``scale`` its size per unit ratio
+    (units of y): the twist and TDS's proposal shift c^2 grad ell stay bounded at high noise, and at t = 0 the twist
+    is the exact log-likelihood with noise std s = ``obs_sigma``, so SMC still targets the exact posterior.
+    """
+    def log_potential(x_t: Tensor, t: Tensor, x0_hat: Tensor) -> Tensor:
+        variance = obs_sigma ** 2 + (scale * path_point(process, float(t[0])).ratio) ** 2
+        return -(y - forward(x0_hat)).abs().square().flatten(1).sum(1) / (2.0 * variance)
+
+    return log_potential
+
+
+def smc_reconstruct(prior: SlicePrior, operator: LinearOperator, y: Tensor, *, particles: int = 4,
+                    steps: int = 25, obs_sigma: float = 1.0, twist_scale: float = 0.0, seed: int = 0) -> SMCResult:
+    """Twisted SMC (TDS, core ``smc_weighted``) with :func:`annealed_twist`, one particle system per axial slice.
+
+    The slice prior and the slice-wise operator make the posterior a product over slices, so each slice gets its
+    own ``particles`` particles, weights and resampling (whole-volume particles weigh the likelihood of all D
+    slices at once and collapse to one particle). ``particles`` x D slices per step, each with a backward pass;
+    ``obs_sigma`` s and ``twist_scale`` in units of y (model-space ratio). The reported ESS is the mean over slices.
     """
     generator = torch.Generator().manual_seed(seed)
-    depth = y.shape[0]
-
-    def log_potential(x_t: Tensor, t: Tensor, x0_hat: Tensor) -> Tensor:
-        residual = y - operator.A(SlicePrior.to_image(x0_hat))
-        return -residual.abs().square().flatten(1).sum(1) / (2.0 * obs_sigma ** 2)
-
-    z = prior.process.prior((particles, depth, prior.size, prior.size), generator)
-    result = smc_weighted(VolumeDenoiser(prior.denoiser), z, grids.uniform(steps), log_potential=log_potential,
-                          generator=generator)
-    images = SlicePrior.to_image(result.particles.detach())
-    weights = torch.softmax(result.log_weights, dim=0).to(images.dtype)
-    mean = torch.tensordot(weights, images, dims=1)
-    var = torch.tensordot(weights, (images - mean).square(), dims=1)
-    ess = float(torch.exp(-torch.logsumexp(2.0 * torch.log_softmax(result.log_weights, dim=0), dim=0)))
-    return SMCResult(mean, var.sqrt(), ess)
+    model_operator = ModelSpaceOperator(operator)
+    means, stds, ess = [], [], []
+    for y_slice in y:
+        twist = annealed_twist(model_operator.A, y_slice, prior.process, obs_sigma, twist_scale)
+        z = prior.process.prior((particles, 1, prior.size, prior.size), generator)
+        result = smc_weighted(prior.denoiser, z, grids.uniform(steps), log_potential=twist, generator=generator)
+        images = SlicePrior.to_image(result.particles.detach())[:, 0]
+        weights = torch.softmax(result.log_weights, dim=0).to(images.dtype)
+        mean = torch.tensordot(weights, images, dims=1)
+        means.append(mean)
+        stds.append(torch.tensordot(weights, (images - mean).square(), dims=1).sqrt())
+        ess.append(float(effective_sample_size(result.log_weights)))
+    return SMCResult(torch.stack(means), torch.stack(stds), sum(ess) / len(ess))

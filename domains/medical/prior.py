@@ -21,7 +21,7 @@ PROCESSES: dict[str, GaussianPath] = {
 }
 """Paths a prior can be trained on: VP (v-prediction, as DDS/DDIM) or VE (as DiffusionMBIR's score SDE)."""
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "prior_phantom64.pt"
+DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "prior_body64.pt"
 
 
 @dataclass(frozen=True)

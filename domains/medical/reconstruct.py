@@ -32,7 +32,8 @@ class MethodError(GenforgeError):
 
 @dataclass(frozen=True)
 class MethodOptions:
-    """Knobs of every method (defaults tuned on a validation phantom, seed 1; see the README).
+    """Knobs of every method (defaults tuned with ``benchmarks.medical_tune`` on central 12 / 16-slice slabs of
+    the validation volumes, phantom seed 1, at 8-view CT and 25 steps; see the README).
 
     Args:
         tv_lam: ADMM-TV weight (3-D anisotropic), relative to the normalised data term.
@@ -41,6 +42,7 @@ class MethodOptions:
         tv_cg: CG iterations per ADMM x-update of ``admm-tv``.
         tvz_lam: TV-z weight of ``mbir`` / ``mbir-fast``.
         tvz_rho: their ADMM penalty.
+        tvxy_lam: in-plane TV weight added to their ADMM step (0: the papers' TV-z only).
         dc_cg: CG iterations per data-consistency step of ``mbir`` / ``mbir-fast`` / ``slice2d``.
         fast_steps: DDIM steps of ``mbir-fast`` / ``slice2d``.
         fast_eta: their DDIM stochasticity.
@@ -50,29 +52,32 @@ class MethodOptions:
         reddiff_steps: Adam steps of ``reddiff``.
         reddiff_lr: its learning rate.
         reddiff_lam: its regularisation weight.
-        smc_particles: volumes tracked by ``smc``.
+        smc_particles: particles per slice of ``smc``.
         smc_steps: its steps.
         smc_sigma: its likelihood temperature s, relative to ||A|| (s_abs = smc_sigma * ||A||).
+        smc_twist: gamma, the Tweedie-error term of its twist variance is (gamma ||A|| rho_t / 2)^2 (0: plain twist).
     """
 
-    tv_lam: float = 0.001
-    tv_rho: float = 0.01
+    tv_lam: float = 0.0001
+    tv_rho: float = 0.001
     tv_iterations: int = 30
     tv_cg: int = 20
-    tvz_lam: float = 0.001
-    tvz_rho: float = 0.01
+    tvz_lam: float = 0.0001
+    tvz_rho: float = 0.001
+    tvxy_lam: float = 0.0
     dc_cg: int = 30
     fast_steps: int = 25
     fast_eta: float = 0.15
     mbir_steps: int = 2000
     dps_steps: int = 100
-    dps_zeta: float = 450.0
+    dps_zeta: float = 150.0
     reddiff_steps: int = 100
-    reddiff_lr: float = 0.05
-    reddiff_lam: float = 0.01
+    reddiff_lr: float = 0.1
+    reddiff_lam: float = 0.003
     smc_particles: int = 4
     smc_steps: int = 25
-    smc_sigma: float = 0.5
+    smc_sigma: float = 0.05
+    smc_twist: float = 0.3
 
 
 @dataclass
@@ -130,7 +135,8 @@ def reconstruct(measurement: Tensor, operator: LinearOperator, prior: SlicePrior
         volume = state.x
     elif method in ("mbir", "mbir-fast", "slice2d"):
         lam = 0.0 if method == "slice2d" else options.tvz_lam
-        consistency = DataConsistency(operator, y, lam, options.tvz_rho, options.dc_cg, weight)
+        consistency = DataConsistency(operator, y, lam, options.tvz_rho, options.dc_cg, weight,
+                                      0.0 if method == "slice2d" else options.tvxy_lam)
         if method == "mbir":
             volume = diffusion_mbir(prior, consistency, depth, steps=options.mbir_steps, seed=seed)
             nfe = 2 * options.mbir_steps - 1
@@ -147,7 +153,8 @@ def reconstruct(measurement: Tensor, operator: LinearOperator, prior: SlicePrior
         nfe = options.reddiff_steps
     else:
         result = smc_reconstruct(prior, operator, y, particles=options.smc_particles, steps=options.smc_steps,
-                                 obs_sigma=options.smc_sigma * weight ** -0.5, seed=seed)
+                                 obs_sigma=options.smc_sigma * weight ** -0.5,
+                                 twist_scale=options.smc_twist * weight ** -0.5 / 2.0, seed=seed)
         volume, std, nfe = result.mean, result.std, options.smc_steps * options.smc_particles
         extras["ess"] = result.ess
     return Reconstruction(volume.detach().clamp(0.0, 1.0), std, nfe, time.perf_counter() - start, extras)

@@ -1,8 +1,12 @@
 """``medical.prior``: train the 2-D diffusion prior on axial slices of procedural volumes (core Trainer).
 
+The volumes are a mix of CT-like body phantoms (:mod:`genforge.domains.medical.body_phantoms`, a share
+``body_fraction``) and Shepp-Logan / textured-ellipsoid phantoms; ``init`` starts from a trained checkpoint's
+weights (fine-tuning).
+
 After training, the EMA model is evaluated on held-out slices (Tweedie denoising PSNR at image-space noise
 levels vs the noisy input, the trivial baseline) and sampled (DDIM, gallery PNG); with ``export`` set, the
-slim checkpoint and its JSON card are written there (the shipped ``prior_phantom64.pt``).
+slim checkpoint and its JSON card are written there (the shipped ``prior_phantom64.pt`` / ``prior_body64.pt``).
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from genforge.core.solvers import ddim
 from genforge.core.train import TrainConfig, Trainer
 from genforge.core.train.checkpoint import latest
 from genforge.datasets.phantoms import phantom_volumes
+from genforge.domains.medical.body_phantoms import body_volumes
 from genforge.domains.medical.plots import save_image_grid
-from genforge.domains.medical.prior import PROCESSES, NetConfig, SlicePrior
+from genforge.domains.medical.prior import PROCESSES, NetConfig, SlicePrior, load_prior
 
 VALIDATION_SEED = 1
 """Phantom seed of the held-out slices (training volumes use ``train.seed``; benchmarks use 2)."""
@@ -38,7 +43,10 @@ class PriorTaskConfig:
 
     Args:
         size: slice size S (volumes are S^3).
-        num_volumes: procedural training volumes (alternating Shepp-Logan variants / textured ellipsoids).
+        num_volumes: procedural training volumes.
+        body_fraction: share of CT-like body phantoms among them (the rest alternate Shepp-Logan variants /
+            textured ellipsoids); the held-out volumes use the same mix.
+        init: start from this ``medical.prior`` checkpoint's weights (same ``net``); None: random init.
         val_volumes: held-out volumes for the denoising metric.
         process: ``vp`` (VP linear, v-prediction) or ``ve`` (VE, x0-prediction).
         net: the U-Net.
@@ -51,6 +59,8 @@ class PriorTaskConfig:
 
     size: int = 64
     num_volumes: int = 96
+    body_fraction: float = 0.0
+    init: Path | None = None
     val_volumes: int = 4
     process: Literal["vp", "ve"] = "vp"
     net: NetConfig = field(default_factory=NetConfig)
@@ -59,6 +69,16 @@ class PriorTaskConfig:
     sample_steps: int = 50
     export: Path | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def training_volumes(count: int, size: int, body_fraction: float, seed: int) -> Tensor:
+    """``count`` volumes ``[count, S, S, S]``: ``round(body_fraction * count)`` body phantoms, then phantoms."""
+    shape = (size,) * 3
+    bodies = round(body_fraction * count)
+    parts = [body_volumes(bodies, shape, seed)] if bodies else []
+    if count > bodies:
+        parts.append(phantom_volumes(count - bodies, shape, seed))
+    return torch.cat(parts)
 
 
 def axial_slices(volumes: Tensor) -> Tensor:
@@ -120,17 +140,19 @@ def run_prior(cfg: PriorTaskConfig, *, resume: bool = False) -> dict:
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     process = PROCESSES[cfg.process]
-    shape = (cfg.size,) * 3
-    data = SlicePrior.to_model(axial_slices(phantom_volumes(cfg.num_volumes, shape, cfg.train.seed)))
+    data = SlicePrior.to_model(axial_slices(training_volumes(cfg.num_volumes, cfg.size, cfg.body_fraction,
+                                                             cfg.train.seed)))
     with torch.random.fork_rng():
         torch.manual_seed(cfg.train.seed)
         model = cfg.net.build()
+    if cfg.init is not None:
+        model.load_state_dict(load_prior(cfg.init).model.state_dict())
     trainer = Trainer(model, _loss_fn(process), data, cfg.train, config_dict=dump_task_config("medical.prior", cfg))
     trained = trainer.fit(resume=resume)
     if trained is None:
         return {}
     prior = SlicePrior(trained, process, cfg.size)
-    held_out = axial_slices(phantom_volumes(cfg.val_volumes, shape, VALIDATION_SEED))
+    held_out = axial_slices(training_volumes(cfg.val_volumes, cfg.size, cfg.body_fraction, VALIDATION_SEED))
     metrics = {"steps": trainer.step, "denoising": denoising_scores(prior, held_out, cfg.noise_levels, 0)}
     out_dir = Path(cfg.train.out_dir)
     save_image_grid(draw_slices(prior, cfg.num_samples, cfg.sample_steps, 0)[:, 0], out_dir / "samples.png",

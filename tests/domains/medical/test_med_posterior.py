@@ -8,6 +8,8 @@ from med_gaussian import make_problem
 from genforge.core import grids
 from genforge.core.guidance import dps, red_diff
 from genforge.core.solvers import ancestral, smc_weighted
+from genforge.core.solvers.smc import LogPotential
+from genforge.domains.medical.posterior import annealed_twist
 
 PROBLEM = make_problem(obs_sigma=1.0)
 
@@ -16,12 +18,12 @@ def _log_likelihood(x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> tor
     return -(PROBLEM.y - PROBLEM.A(x0)).square().sum(1) / (2 * PROBLEM.obs_sigma ** 2)
 
 
-def _smc_errors(particles: int, seeds: int = 6) -> tuple[float, float]:
+def _smc_errors(particles: int, seeds: int = 6, twist: LogPotential = _log_likelihood) -> tuple[float, float]:
     mean_errors, cov_errors = [], []
     for seed in range(seeds):
         generator = torch.Generator().manual_seed(seed)
         x = PROBLEM.denoiser.process.prior((particles, 4), generator, dtype=torch.float64)
-        result = smc_weighted(PROBLEM.denoiser, x, grids.uniform(30, t_max=0.999), log_potential=_log_likelihood,
+        result = smc_weighted(PROBLEM.denoiser, x, grids.uniform(30, t_max=0.999), log_potential=twist,
                               generator=generator)
         weights = torch.softmax(result.log_weights, 0)
         mean = weights @ result.particles
@@ -37,6 +39,16 @@ def test_smc_mean_and_covariance_errors_shrink_with_particles() -> None:
     many_mean, many_cov = _smc_errors(1024)
     assert many_mean < 0.5 * few_mean
     assert many_cov < 0.5 * few_cov
+    assert many_mean < 0.3 * float((PROBLEM.denoiser.mean - PROBLEM.post_mean).norm())
+
+
+def test_smc_with_the_annealed_twist_still_targets_the_exact_posterior() -> None:
+    """The medical SMC's twist (Tweedie-error variance added at high noise) only changes the intermediate
+    targets: with many particles the weighted mean and covariance still match the exact posterior."""
+    twist = annealed_twist(PROBLEM.A, PROBLEM.y, PROBLEM.denoiser.process, PROBLEM.obs_sigma, 0.5)
+    few_mean, few_cov = _smc_errors(16, twist=twist)
+    many_mean, many_cov = _smc_errors(1024, twist=twist)
+    assert many_mean < 0.5 * few_mean and many_cov < 0.5 * few_cov
     assert many_mean < 0.3 * float((PROBLEM.denoiser.mean - PROBLEM.post_mean).norm())
 
 
