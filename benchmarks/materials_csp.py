@@ -18,6 +18,7 @@ import torch
 from benchmarks.results import append_result
 from genforge.core.train.inference import load_trained
 from genforge.domains.materials.crysbfn.task import (
+    crystals_of,
     evaluate_csp,
     evaluate_template,
     held_out_split,
@@ -26,6 +27,8 @@ from genforge.domains.materials.crysbfn.task import (
     print_csp_table,
     write_json,
 )
+from genforge.domains.materials.crysbfn.template_start import predict_from_templates
+from genforge.domains.materials.metrics import csp_metrics
 
 
 def _subsets(pairs: list[str]) -> dict[int, int]:
@@ -40,6 +43,9 @@ def main() -> None:
     parser.add_argument("--subset", nargs="*", default=[], help="STEPS=N: evaluate that step count on the "
                                                                 "first N held-out structures only")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--template-start", type=float, nargs="*", default=[],
+                        help="t0 values: also CrysBFN started from the template guess at t0 (at the largest --steps "
+                             "grid density below 1000, i.e. round(t0 * steps) steps)")
     parser.add_argument("--out", type=Path, default=Path("runs/materials/csp_step_table.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -64,6 +70,17 @@ def main() -> None:
             rows[f"{name} ({steps} steps)"] = {**row, "held_out": float(len(part))}
             lines.append(f"| {name} | {steps} | {int(row['nfe'])} | {len(part)} | {100 * row['match_rate']:.1f}% | "
                          f"{row['rmse']:.4f} | {row['structures_per_s']:.1f} |")
+    if args.template_start:
+        model, _, model_cfg = models["crysbfn"]
+        steps = max(s for s in args.steps if s < 1000)
+        train = load_split(cfg, "train")
+        references = crystals_of(held_out.species, held_out.frac, held_out.cell, held_out.num_atoms)
+        for t0 in args.template_start:
+            frac, cell = predict_from_templates(model, model_cfg, train, held_out, t0, steps, args.seed)
+            row = csp_metrics(crystals_of(held_out.species, frac, cell, held_out.num_atoms), references)
+            rows[f"crysbfn from template, t0 = {t0}"] = row
+            lines.append(f"| crysbfn from the template at t0 = {t0} | {round(steps * t0)} | {round(steps * t0) + 1} | "
+                         f"{len(held_out)} | {100 * row['match_rate']:.1f}% | {row['rmse']:.4f} | - |")
     print_csp_table(rows, f"CSP on {cfg.dataset} held-out")
     write_json({"dataset": cfg.dataset, "rows": rows}, args.out)
     note = (f"{cfg.dataset}: train = 90% of the upstream val.csv, held-out = the other 10% ({len(held_out)}); "

@@ -12,6 +12,8 @@ them). Models close over any conditioning (composition, graph index):
   eps_hat [B,...])``; wrapped-normal reverse diffusion on the coordinates with DiffCSP's predictor-corrector
   (Langevin corrector, then the ancestral predictor of the variance-exploding torus SDE) and the DDPM
   ancestral step on the lattice. n steps cost 2 n NFE (n with ``step_lr = 0``).
+* :func:`species_lattice_periodic_bfn` (CrysBFN de novo): the CrysBFN sampler plus a discrete BFN over the
+  species, ``model(theta [N,K], m, c, mu, t) -> (logits [N,K], x_hat, lattice_out)``; n + 1 NFE.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from genforge.core.processes.bfn import ContinuousBFN
+from genforge.core.processes.bfn import ContinuousBFN, DiscreteBFN
 from genforge.core.processes.gaussian import GaussianPath
 from genforge.core.processes.periodic import VonMisesBFN, WrappedNormalTorus, wrap
 from genforge.core.processes.von_mises import sample_von_mises
@@ -41,7 +43,8 @@ def _times(t: float, like: Tensor) -> Tensor:
 
 def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: ContinuousBFN, frac_init: Tensor,
                          lattice_init: Tensor, grid: Tensor, *, generator: torch.Generator | None = None,
-                         callback: CrystalCallback | None = None) -> tuple[Tensor, Tensor]:
+                         callback: CrystalCallback | None = None,
+                         concentration_init: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """CrysBFN generation (their Alg. 2 with the Gaussian BFN lattice of Graves et al., Alg. 3).
 
     Step i: (x_hat, l_hat) from the network at (m, c, mu, t_i); y ~ vM(x_hat, alpha_i) with the entropy
@@ -51,12 +54,14 @@ def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: C
     Args:
         frac_init: prior coordinate means ``[N, 3]`` (``coords.prior``: uniform, concentration 0).
         lattice_init: prior lattice means ``[B, ...]`` (``lattice.prior``: 0).
-        grid: descending times from 1 to 0.
+        grid: descending times from 1 to 0 (or from t0 < 1 with a flow state at t0 as the initial values).
+        concentration_init: coordinate concentrations ``[N, 3]`` at ``grid[0]`` (None: 0, the prior's).
 
     Returns:
         (coordinates ``[N, 3]`` wrapped into [0, period), lattice data estimate ``[B, ...]``) at ``grid[-1]``.
     """
-    m, c, mu = frac_init, torch.zeros_like(frac_init), lattice_init
+    m, mu = frac_init, lattice_init
+    c = torch.zeros_like(frac_init) if concentration_init is None else concentration_init
     alphas = coords.sender_accuracies(grid.double()).tolist()
     rho = float(lattice.precision(grid[:1].double()))
     to_data_units = coords.period / (2.0 * math.pi)
@@ -124,5 +129,60 @@ def torus_lattice_pc(model: DiffusionCrystalModel, torus: WrappedNormalTorus, la
     return x, lat
 
 
-def _normal_like(x: Tensor, generator: torch.Generator) -> Tensor:
+def _normal_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+GenerativeCrystalModel = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]
+"""``model(theta [N,K], m [N,3], c [N,3], mu [B,...], t [B]) -> (logits [N,K], x_hat [N,3], lattice_out [B,...])``."""
+
+
+def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteBFN, coords: VonMisesBFN,
+                                 lattice: ContinuousBFN, num_atoms: int, num_graphs: int, lattice_dim: int,
+                                 grid: Tensor, *,
+                                 generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                                 device: torch.device | str | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """CrysBFN de novo generation: species, coordinates and lattice from their priors, one network call per step.
+
+    Step i (t_i -> t_{i+1}): (logits, x_hat, lattice_out) from the network at (theta, m, c, mu, t_i); species:
+    k ~ softmax(logits), y ~ N(a (K e_k - 1), a K I), a = beta(t_{i+1}) - beta(t_i), theta' ~ e^y theta
+    (Graves et al. Alg. 9); coordinates and lattice as :func:`periodic_lattice_bfn`. The species of the
+    result are a sample of the output distribution at ``grid[-1]``.
+
+    Args:
+        num_atoms: N, the atoms of all crystals (the caller groups them into crystals, e.g. by counts drawn
+            from the training distribution).
+        num_graphs: B.
+        lattice_dim: D, the width of the lattice representation.
+        grid: descending times from 1 to 0.
+
+    Returns:
+        (species class indices ``[N]`` long, coordinates ``[N, 3]`` in [0, period), lattice estimate ``[B, D]``).
+    """
+    num_classes = types.num_classes
+    theta = types.prior((num_atoms, num_classes), device=device, dtype=dtype)
+    m = coords.prior((num_atoms, 3), generator, device=device, dtype=dtype)
+    c = torch.zeros_like(m)
+    mu = lattice.prior((num_graphs, lattice_dim), device=device, dtype=dtype)
+    alphas = coords.sender_accuracies(grid.double()).tolist()
+    rho = float(lattice.precision(grid[:1].double()))
+    to_data_units = coords.period / (2.0 * math.pi)
+    for i, t, t_next in grid_steps(grid):
+        times = torch.full((num_graphs,), t, dtype=dtype, device=device)
+        logits, x_hat, lattice_out = model(theta, m, c, mu, times)
+        l_hat = lattice.predict_x0(lattice_out, mu, times)
+        accuracy = float(types.accuracy(torch.tensor(t_next, dtype=torch.float64))
+                         - types.accuracy(torch.tensor(t, dtype=torch.float64)))
+        k = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+        mean = accuracy * (num_classes * torch.nn.functional.one_hot(k, num_classes).to(dtype) - 1.0)
+        theta = types.update(theta, mean + math.sqrt(accuracy * num_classes) * _normal_like(theta, generator))
+        offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
+                                   torch.full(m.shape, alphas[i], dtype=torch.float64, device=m.device), generator)
+        m, c = coords.update(m, c, x_hat + to_data_units * offsets.to(m.dtype), alphas[i])
+        gain = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
+        mu, rho_next = lattice.update(mu, rho, l_hat + _normal_like(mu, generator) / math.sqrt(gain), gain)
+        rho = float(rho_next)
+    times = torch.full((num_graphs,), float(grid[-1]), dtype=dtype, device=device)
+    logits, x_hat, lattice_out = model(theta, m, c, mu, times)
+    species = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+    return species, wrap(x_hat, coords.period), lattice.predict_x0(lattice_out, mu, times)

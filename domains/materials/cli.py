@@ -8,6 +8,10 @@ import importlib.util
 import typer
 
 MODELS = ("crysbfn", "adit")
+GENERATORS = {"materials.crysbfn_gen": "genforge.domains.materials.crysbfn.generate",
+              "materials.adit": "genforge.domains.materials.adit.generate"}
+"""``genforge materials generate``: checkpoint task -> module with ``generate_records(trained, num, *, steps,
+seed) -> list[AtomsRecord]``."""
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,8 @@ import typer
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CKPT = CHECKPOINTS / "crysbfn_perov_5.pt"
+DEFAULT_GEN_CKPT = CHECKPOINTS / "crysbfn_gen_perov_5.pt"
+FORMATS = ("cif", "xyz", "sdf")
 
 
 def csp(
@@ -49,6 +51,53 @@ def csp(
         path = out / f"{stem}_{index}.cif"
         write_cif(path, record)
         typer.echo(f"wrote {path}")
+
+
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the structure files (created).")],
+    num: Annotated[int, typer.Option(min=1, help="Structures to generate.")] = 16,
+    ckpt: Annotated[Path, typer.Option(help="A de novo checkpoint (materials.crysbfn_gen, ...).")] = DEFAULT_GEN_CKPT,
+    fmt: Annotated[str, typer.Option("--format", help="cif, xyz (extended, one file) or sdf (molecules).")] = "cif",
+    kind: Annotated[str | None, typer.Option(help="crystal or molecule, for models that generate both.")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Sampling steps (default: the recipe's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    gallery: Annotated[bool, typer.Option("--gallery", help="Also write gallery.png (first 16 structures).")]
+    = False,
+) -> None:
+    """Generate structures de novo; writes <name>.cif files (or one samples.xyz / samples.sdf).
+
+    Example: genforge materials generate --num 16 --out outputs/gen --gallery
+    """
+    import importlib
+
+    from genforge.core.errors import ConfigError
+    from genforge.core.train.inference import load_trained
+    from genforge.domains.materials.cli import GENERATORS
+    from genforge.domains.materials.io import write_cif, write_sdf, write_xyz
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {FORMATS}, got {fmt!r}", field="--format")
+    trained = load_trained(ckpt)
+    if trained.task not in GENERATORS:
+        raise ConfigError(f"checkpoint task {trained.task!r} cannot generate de novo; expected one of "
+                          f"{sorted(GENERATORS)}", source=ckpt, field="--ckpt")
+    module = importlib.import_module(GENERATORS[trained.task])
+    options = {} if kind is None else {"kind": kind}
+    records = module.generate_records(trained, num, steps=steps, seed=seed, **options)
+    periodic = all(record.cell is not None for record in records)
+    if (fmt == "cif" and not periodic) or (fmt == "sdf" and periodic):
+        raise ConfigError(f"--format {fmt} does not fit {'crystals' if periodic else 'molecules'}", field="--format")
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "cif":
+        for record in records:
+            write_cif(out / f"{record.name}.cif", record)
+    else:
+        (write_xyz if fmt == "xyz" else write_sdf)(out / f"samples.{fmt}", records)
+    typer.echo(f"wrote {len(records)} structures to {out}")
+    if gallery:
+        from genforge.domains.materials.crysbfn.gallery import write_gallery
+
+        typer.echo(f"wrote {write_gallery(records, out / 'gallery.png')}")
 
 
 def evaluate(
@@ -134,6 +183,7 @@ def _species(composition: str, formula_units: int) -> list[int]:
 
 
 def register(group: typer.Typer) -> None:
-    """Add ``csp`` and ``evaluate`` to the ``genforge materials`` group."""
+    """Add ``csp``, ``generate`` and ``evaluate`` to the ``genforge materials`` group."""
     group.command("csp")(csp)
+    group.command("generate")(generate)
     group.command("evaluate")(evaluate)

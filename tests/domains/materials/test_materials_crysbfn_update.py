@@ -9,10 +9,10 @@ import torch
 from torch import Tensor
 
 from genforge.core import grids
-from genforge.core.processes.bfn import ContinuousBFN
+from genforge.core.processes.bfn import ContinuousBFN, DiscreteBFN
 from genforge.core.processes.gaussian import VPCosine
 from genforge.core.processes.periodic import VonMisesBFN, WrappedNormalTorus, wrapped_difference
-from genforge.core.solvers.crystal import periodic_lattice_bfn, torus_lattice_pc
+from genforge.core.solvers.crystal import periodic_lattice_bfn, species_lattice_periodic_bfn, torus_lattice_pc
 
 F64 = torch.float64
 
@@ -39,6 +39,36 @@ def test_circular_update_matches_vector_addition_by_hand() -> None:
 def test_gaussian_update_by_hand() -> None:
     mu, rho = ContinuousBFN(sigma_1=0.01, prediction="x0").update(torch.tensor([1.0]), 2.0, torch.tensor([4.0]), 1.0)
     assert float(mu) == pytest.approx((2 * 1 + 1 * 4) / 3) and float(rho) == pytest.approx(3.0)
+
+
+def test_discrete_update_by_hand() -> None:
+    """theta' = e^y theta / Z: theta = (1/2, 1/4, 1/4), y = (0, ln 2, 0) -> (1/2, 1/2, 1/4) / (5/4)."""
+    theta = DiscreteBFN(num_classes=3, beta_1=1.0).update(torch.tensor([0.5, 0.25, 0.25], dtype=F64),
+                                                          torch.tensor([0.0, math.log(2.0), 0.0], dtype=F64))
+    torch.testing.assert_close(theta, torch.tensor([0.4, 0.4, 0.2], dtype=F64))
+
+
+def test_species_lattice_periodic_bfn_with_an_oracle() -> None:
+    """The de novo sampler with a network that always predicts the data returns it, species included, and the
+    species input distribution it feeds the network concentrates on the oracle's class."""
+    classes = torch.tensor([2, 0, 1, 1, 2, 0])
+    frac_target = torch.rand(6, 3, generator=torch.Generator().manual_seed(3), dtype=F64)
+    lattice_target = torch.tensor([[0.3, -1.0], [2.0, 0.5]], dtype=F64)
+    seen: list[Tensor] = []
+
+    def model(theta: Tensor, m: Tensor, c: Tensor, mu: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        seen.append(theta)
+        return 50.0 * torch.nn.functional.one_hot(classes, 3).to(F64), frac_target, lattice_target.expand_as(mu)
+
+    types = DiscreteBFN(num_classes=3, beta_1=10.0)
+    species, frac, lattice = species_lattice_periodic_bfn(
+        model, types, VonMisesBFN(beta_1=1000.0, num_steps=50), ContinuousBFN(sigma_1=0.01, prediction="x0"), 6, 2,
+        2, grids.uniform(20), generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert len(seen) == 21 and torch.equal(species, classes)
+    torch.testing.assert_close(seen[0], torch.full((6, 3), 1.0 / 3.0, dtype=F64))
+    assert (seen[-1].gather(1, classes[:, None]) > 0.9).all()
+    torch.testing.assert_close(frac, frac_target)
+    torch.testing.assert_close(lattice, lattice_target)
 
 
 def _oracle_bfn(target: Tensor, lattice: Tensor):

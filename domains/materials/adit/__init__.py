@@ -1,0 +1,1 @@
+"""ADiT: all-atom diffusion transformers (joint VAE over molecules and crystals + latent DiT)."""
