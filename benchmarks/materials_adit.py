@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.results import append_result
+from genforge.core.atomic import write_json
 from genforge.core.train.inference import load_trained
 from genforge.domains.materials.adit.data import load_split
 from genforge.domains.materials.adit.flow_task import (
@@ -30,7 +31,6 @@ from genforge.domains.materials.adit.flow_task import (
     print_report,
     report_markdown,
 )
-from genforge.domains.materials.adit.vae_task import write_json
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.results import append_result
+from genforge.core.atomic import write_json
 from genforge.core.train.inference import load_trained
 from genforge.domains.materials.crysbfn.task import (
     crystals_of,
@@ -25,7 +26,6 @@ from genforge.domains.materials.crysbfn.task import (
     load_split,
     load_trained_model,
     print_csp_table,
-    write_json,
 )
 from genforge.domains.materials.crysbfn.template_start import predict_from_templates
 from genforge.domains.materials.metrics import csp_metrics

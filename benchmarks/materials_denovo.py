@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.results import append_result
+from genforge.core.atomic import write_json
 from genforge.core.train.inference import load_trained
 from genforge.domains.materials.crysbfn.gen_task import (
     GEN_COLUMNS,
@@ -27,7 +28,7 @@ from genforge.domains.materials.crysbfn.gen_task import (
     load_trained_gen_model,
     print_gen_table,
 )
-from genforge.domains.materials.crysbfn.task import crystals_of, write_json
+from genforge.domains.materials.crysbfn.task import crystals_of
 
 
 def main() -> None:

@@ -28,8 +28,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
+from genforge.core.atomic import atomic_write_bytes
 from genforge.core.errors import ConfigError
-from genforge.core.train.checkpoint import atomic_write_bytes
 
 ConfigT = TypeVar("ConfigT")
 RunFn = Callable[..., Any]

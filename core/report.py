@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from genforge.core.atomic import atomic_write_bytes
 from genforge.core.errors import DataError
-from genforge.core.train.checkpoint import atomic_write_bytes
 
 REPORT_NAME = "report.html"
 IMAGE_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}

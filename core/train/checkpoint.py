@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,27 +22,12 @@ from typing import Any
 
 import torch
 
+from genforge.core.atomic import atomic_write_bytes
 from genforge.core.errors import CheckpointError
 
 DIGEST_KEY = "sha256"
 LAST_NAME = "last.pt"
 _STEP_PATTERN = re.compile(r"^step_(\d+)\.pt$")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def payload_digest(payload: Mapping[str, Any]) -> str:

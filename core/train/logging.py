@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from genforge.core.train.checkpoint import atomic_write_bytes
+from genforge.core.atomic import atomic_write_bytes
 
 METRICS_NAME = "metrics.jsonl"
 RECIPE_NAME = "config.yaml"

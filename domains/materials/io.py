@@ -15,9 +15,7 @@ XYZ 1e-8 (extended) / 1e-15 (plain) Angstrom, SDF (V2000) 1e-4 Angstrom.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +30,7 @@ from pymatgen.io.cif import CifWriter
 from rdkit import Chem, rdBase
 from torch import Tensor
 
+from genforge.core.atomic import atomic_write_text
 from genforge.core.errors import DataError
 from genforge.core.geometry.lattice import cart_to_frac, frac_to_cart, lattice_params_to_matrix
 from genforge.datasets.batch import AtomsRecord
@@ -67,7 +66,7 @@ def write_cif(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord]) ->
             warnings.simplefilter("ignore")
             text = str(CifWriter(structure))
         blocks.append(re.sub(r"^data_.*$", f"data_{_block_name(record, index)}", text, count=1, flags=re.M))
-    _write_atomic(Path(path), "\n".join(blocks))
+    atomic_write_text(path, "\n".join(blocks))
 
 
 def write_xyz(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord], *,
@@ -90,7 +89,7 @@ def write_xyz(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord], *,
                 raise DataError(f"record {index} is a crystal; plain XYZ cannot hold a cell (use extended)",
                                 source=path)
             ase.io.write(buffer, atoms, format="xyz", comment=record.name)
-    _write_atomic(Path(path), buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue())
 
 
 def write_sdf(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord],
@@ -120,7 +119,7 @@ def write_sdf(path: str | Path, records: AtomsRecord | Sequence[AtomsRecord],
         molecule.UpdatePropertyCache(strict=False)
         writer.write(molecule)
     writer.close()
-    _write_atomic(Path(path), buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue())
 
 
 def _as_list(records: AtomsRecord | Sequence[AtomsRecord]) -> list[AtomsRecord]:
@@ -131,17 +130,6 @@ def _block_name(record: AtomsRecord, index: int) -> str:
     return re.sub(r"\s+", "_", record.name) or f"structure_{index}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    finally:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
 
 
 def _read_cif(path: Path, text: str) -> list[AtomsRecord]:

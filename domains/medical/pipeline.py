@@ -10,7 +10,6 @@ to a temporary name and renamed, so nothing is left half-written.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genforge.core.atomic import atomic_write
 from genforge.core.errors import DataError
 from genforge.datasets.volumes import CT_WINDOW_HU, Volume, cube_affine, read_volume, to_cube, write_nifti
 from genforge.domains.medical.operators import (
@@ -60,15 +60,12 @@ def make_operator(modality: str, size: int, *, views: int = 8, wedge: float | No
 
 
 def _atomic(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
+    """Write through ``write(handle)`` (a binary file handle) atomically."""
+    def to_file(temp: Path) -> None:
+        with open(temp, "wb") as handle:
             write(handle)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return atomic_write(path, to_file)
 
 
 def simulate(volume_path: Path, out: Path, modality: str, *, size: int = 64, noise: float = 0.0, seed: int = 0,

@@ -22,6 +22,7 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from genforge.core import grids
+from genforge.core.atomic import write_json
 from genforge.core.config import dump_task_config, register_task
 from genforge.core.metrics.image import psnr
 from genforge.core.processes.gaussian import GaussianPath
@@ -127,10 +128,6 @@ def draw_slices(prior: SlicePrior, num: int, steps: int, seed: int) -> Tensor:
     return prior.to_image(ddim(prior.denoiser, z, grid)).clamp(0.0, 1.0)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 @register_task("medical.prior")
@@ -157,7 +154,7 @@ def run_prior(cfg: PriorTaskConfig, *, resume: bool = False) -> dict:
     out_dir = Path(cfg.train.out_dir)
     save_image_grid(draw_slices(prior, cfg.num_samples, cfg.sample_steps, 0)[:, 0], out_dir / "samples.png",
                     title=f"DDIM {cfg.sample_steps} steps")
-    _write_json(out_dir / "metrics.json", metrics)
+    write_json(metrics, out_dir / "metrics.json")
     Console().print(metrics)
     checkpoint = latest(out_dir)
     if cfg.export is not None and checkpoint is not None:
@@ -165,5 +162,5 @@ def run_prior(cfg: PriorTaskConfig, *, resume: bool = False) -> dict:
         export_inference(load_trained(checkpoint), export, metrics)
         card = {"recipe": dump_task_config("medical.prior", cfg), "steps": trainer.step, "metrics": metrics,
                 "parameters": sum(p.numel() for p in model.parameters())}
-        _write_json(export.with_suffix(".json"), json.loads(json.dumps(card, default=str)))
+        write_json(json.loads(json.dumps(card, default=str)), export.with_suffix(".json"))
     return metrics

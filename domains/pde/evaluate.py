@@ -6,14 +6,12 @@ model's own prediction of u.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from genforge.core.atomic import write_json
 from genforge.core.errors import DataError
 from genforge.domains.pde.control import ControlObjective, evaluate_controls
 from genforge.domains.pde.io import load_states, load_trajectories, save_npz
@@ -51,13 +49,6 @@ def control_row(scores: dict[str, Tensor]) -> dict[str, float]:
             "energy": float(scores["energy"].mean())}
 
 
-def write_json(payload: Any, path: Path) -> Path:
-    """``payload`` as indented JSON, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(payload, indent=2))
-    os.replace(temp, path)
-    return path
 
 
 def run_control(ckpt: Path, u0_path: Path, target_path: Path, out: Path, *, scale: float | None,

@@ -8,8 +8,6 @@ train (core Trainer on generated Burgers trajectories) -> save ``model.pt`` (EMA
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -17,6 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from genforge.core.atomic import write_json
 from genforge.core.config import dump_task_config, register_task
 from genforge.core.train import TrainConfig, Trainer
 from genforge.datasets.burgers import cached_generate
@@ -115,11 +114,6 @@ def evaluate_simulation(model: PDEModel, cfg: PDEConfig, num: int | None = None)
     }
 
 
-def _write_json(payload: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
 
 
 def run(cfg: PDEConfig, task: str, *, resume: bool = False) -> dict[str, dict[str, float]]:
@@ -141,7 +135,7 @@ def run(cfg: PDEConfig, task: str, *, resume: bool = False) -> dict[str, dict[st
     metrics = evaluate_simulation(model, cfg)
     record["metrics"] = {"simulation": metrics}
     save_model(record, out / "model.pt")
-    _write_json({"task": task, "steps": trainer.step, "simulation": metrics}, out / "metrics.json")
+    write_json({"task": task, "steps": trainer.step, "simulation": metrics}, out / "metrics.json")
     return metrics
 
 

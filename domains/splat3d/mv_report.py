@@ -8,8 +8,6 @@ novel view, and the mean training image.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from torch import Tensor
 
+from genforge.core.atomic import write_json
 from genforge.core.render import save_ply
 from genforge.domains.splat3d.multiview import MultiviewModel
 from genforge.domains.splat3d.mv_data import evaluation_example, held_out_objects, training_objects
@@ -31,12 +30,6 @@ from genforge.domains.splat3d.tasks import MultiviewTaskConfig, process_of
 GALLERY_OBJECTS = 6
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic JSON write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def _all_cameras(targets: Tensor, radius: float) -> Tensor:
@@ -107,7 +100,7 @@ def report_run(model: MultiviewModel, cfg: MultiviewTaskConfig, out_dir: Path, *
                "novel_views": cfg.data.targets, **result["metrics"]}
     print_metrics(result["metrics"], f"{cfg.model.kind}: held-out novel views (PSNR dB / SSIM / re-render PSNR)")
     save_outputs(model, result, out_dir, cfg.model.radius)
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(metrics, out_dir / "metrics.json")
     return metrics
 
 
@@ -123,5 +116,5 @@ def export_run(out_dir: Path, export: Path, metrics: dict[str, Any]) -> None:
     export_inference(trained, export, metrics)
     card = {"recipe": trained.config, "steps": trained.step, "metrics": metrics,
             "parameters": sum(v.numel() for v in trained.weights.values())}
-    write_json(export.with_suffix(".json"), card)
+    write_json(card, export.with_suffix(".json"))
 

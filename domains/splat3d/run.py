@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from genforge.core.atomic import write_json
 from genforge.core.render import save_ply
 from genforge.datasets.posed_images import PosedImages
 from genforge.domains.splat3d.fit import (
@@ -20,14 +18,6 @@ from genforge.domains.splat3d.fit import (
     split_views,
 )
 from genforge.domains.splat3d.plots import save_gallery
-
-
-def _write_json(payload: dict[str, Any], path: Path) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(payload, out, indent=2)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
 
 
 def run_fit(views: PosedImages, cfg: FitConfig, out: Path, *, progress: bool = True) -> dict[str, Any]:
@@ -46,5 +36,5 @@ def run_fit(views: PosedImages, cfg: FitConfig, out: Path, *, progress: bool = T
                       "nearest train view": nearest_view_baseline(train, shown.cameras)},
                      out.with_name(f"{out.stem}_gallery.png"), titles=shown.names)
     save_ply(result.gaussians, out)
-    _write_json(report, out.with_suffix(".json"))
+    write_json(report, out.with_suffix(".json"))
     return report

@@ -8,8 +8,6 @@ linear-midpoint baseline -> ``metrics.json``. The xTB barrier errors and the IDP
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from rich.console import Console
 from rich.progress import track
 from torch import Tensor, nn
 
+from genforge.core.atomic import write_json
 from genforge.core.config import dump_task_config, register_task
 from genforge.core.geometry.kabsch import aligned_rmsd
 from genforge.core.train import TrainConfig, Trainer
@@ -117,10 +116,6 @@ def score_rmsd(model: nn.Module, variant: Variant, val: ReactionBatch, cfg: TsFl
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, path)
 
 
 def run_variant(variant: Variant, cfg: TsFlowConfig, *, resume: bool = False) -> dict[str, dict[str, float]]:
@@ -138,7 +133,7 @@ def run_variant(variant: Variant, cfg: TsFlowConfig, *, resume: bool = False) ->
             "val_reactions": len(val), "val_rmsd": metrics}
     save_packaged(out_dir / "model.pt", model, variant, cfg.model, solver=cfg.solver, steps=cfg.steps,
                   elements=train.species.unique().tolist(), card=card)
-    _write_json(out_dir / "metrics.json", metrics)
+    write_json(metrics, out_dir / "metrics.json")
     console = Console()
     for name, row in metrics.items():
         console.print(f"{name}: " + ", ".join(f"{key} {value:.4g}" for key, value in row.items()))

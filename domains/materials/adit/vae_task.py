@@ -8,8 +8,6 @@ originals, and the StructureMatcher match rate of the reconstructed crystals.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from torch import Tensor, nn
 
+from genforge.core.atomic import write_json
 from genforge.core.config import dump_task_config, register_task, task_from_dict
 from genforge.core.geometry.rotations import random_rotations
 from genforge.core.train import TrainConfig, Trainer
@@ -119,12 +118,6 @@ def evaluate_vae(vae: AllAtomVAE, atoms: AllAtoms) -> dict[str, float]:
     return metrics
 
 
-def write_json(payload: dict, path: Path) -> None:
-    """Write ``payload`` as JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, path)
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:

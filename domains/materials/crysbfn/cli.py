@@ -122,9 +122,10 @@ def evaluate(
     from rich.console import Console
     from rich.table import Table
 
+    from genforge.core.atomic import write_json
     from genforge.core.errors import DataError
     from genforge.datasets.crystals import read_crystal_csv
-    from genforge.domains.materials.crysbfn.task import crystals_of, write_json
+    from genforge.domains.materials.crysbfn.task import crystals_of
     from genforge.domains.materials.io import read_structures
     from genforge.domains.materials.metrics import COV_CUTOFFS, Crystal, csp_metrics, generation_metrics
 

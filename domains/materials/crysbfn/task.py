@@ -16,9 +16,7 @@ the CSP match rate / RMSE next to the template-substitution baseline in ``metric
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from rich.table import Table
 from torch import Tensor, nn
 
 from genforge.core import grids
+from genforge.core.atomic import write_json
 from genforge.core.config import dump_task_config, register_task, task_from_dict
 from genforge.core.processes.bfn import ContinuousBFN
 from genforge.core.processes.gaussian import VPCosine
@@ -293,12 +292,6 @@ def held_out_split(cfg: CrystalCSPConfig) -> AtomsDataset:
     return held_out
 
 
-def write_json(payload: dict, path: Path) -> None:
-    """Write ``payload`` as JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, path)
 
 
 def print_csp_table(rows: dict[str, dict[str, float]], title: str, console: Console | None = None) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from _train_toys import noisy_loss, tiny_config, toy_data, toy_model
 
+from genforge.core import atomic as atomic_module
 from genforge.core.errors import CheckpointError
 from genforge.core.train import Trainer, latest, load_checkpoint, write_checkpoint
 from genforge.core.train import checkpoint as checkpoint_module
@@ -58,13 +59,13 @@ def test_crash_during_write_leaves_previous_file_intact(trained, tmp_path, monke
     def crash(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint_module.os, "replace", crash)
+    monkeypatch.setattr(atomic_module.os, "replace", crash)
     trained.train_step()
     with pytest.raises(OSError, match="disk full"):
         trained.save_checkpoint()
-    monkeypatch.setattr(checkpoint_module.os, "replace", os.replace)
+    monkeypatch.setattr(atomic_module.os, "replace", os.replace)
     assert (tmp_path / "last.pt").read_bytes() == before
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(tmp_path.glob(".*.tmp*"))
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 4
 
 
