@@ -59,3 +59,14 @@ def _plain(value: Any) -> Any:
 def write_json(payload: Any, path: str | Path) -> Path:
     """``payload`` as indented JSON, written atomically (numpy / torch scalars become floats)."""
     return atomic_write_text(path, json.dumps(payload, indent=2, default=_plain))
+
+
+def save_figure(figure: Any, path: str | Path, **savefig: Any) -> Path:
+    """Save a matplotlib ``figure`` atomically (format from ``path``'s suffix) and close it, also on error."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return atomic_write(path, lambda temp: figure.savefig(temp, format=Path(path).suffix.lstrip(".") or None,
+                                                              **savefig))
+    finally:
+        plt.close(figure)

@@ -8,15 +8,11 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from genforge.core.atomic import save_figure
+
 
 def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(temp, dpi=110)
-    plt.close(fig)
-    temp.replace(path)
+    save_figure(fig, path, dpi=110)
 
 
 def heatmaps(panels: Mapping[str, tuple[Tensor, Tensor]], path: str | Path, title: str = "") -> Path:

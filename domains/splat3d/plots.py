@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from torch import Tensor
+
+from genforge.core.atomic import save_figure
 
 
 def save_gallery(rows: dict[str, Tensor], path: str | Path, *, titles: list[str] | None = None) -> Path:
@@ -30,15 +30,5 @@ def save_gallery(rows: dict[str, Tensor], path: str | Path, *, titles: list[str]
             if r == 0 and titles is not None:
                 ax.set_title(titles[c], fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
-    try:
-        fig.savefig(temp, dpi=110)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(temp):
-            os.remove(temp)
+    save_figure(fig, path, dpi=110)
     return path

@@ -3,10 +3,11 @@ on the x-y plane, one panel per particle set."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from torch import Tensor
+
+from genforge.core.atomic import save_figure
 
 
 def save_forecast_strip(past: Tensor, samples: Tensor, path: str | Path, truth: Tensor | None = None) -> None:
@@ -27,9 +28,4 @@ def save_forecast_strip(past: Tensor, samples: Tensor, path: str | Path, truth: 
             ax.plot(truth[:, n, 0], truth[:, n, 1], ":", color="k", linewidth=1.0)
     ax.set_title("observed (solid), forecasts (dashed)" + (", truth (dotted)" if truth is not None else ""))
     ax.set_aspect("equal")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=120, bbox_inches="tight")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from genforge.core.atomic import atomic_write, atomic_write_text, write_json
+from genforge.core.atomic import atomic_write, atomic_write_text, save_figure, write_json
 
 
 def test_write_json_round_trips_numpy_and_torch_scalars(tmp_path: Path) -> None:
@@ -37,3 +37,17 @@ def test_the_temp_file_keeps_the_suffix_for_format_sniffing_writers(tmp_path: Pa
     seen = []
     atomic_write(tmp_path / "turntable.gif", lambda temp: (seen.append(temp.suffix), temp.write_bytes(b"GIF89a")))
     assert seen == [".gif"] and (tmp_path / "turntable.gif").read_bytes() == b"GIF89a"
+
+
+def test_save_figure_writes_a_png_and_closes_the_figure(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    figure = plt.figure(figsize=(2, 1))
+    path = save_figure(figure, tmp_path / "plot.png", dpi=50)
+    assert Image.open(path).size == (100, 50)
+    assert not plt.fignum_exists(figure.number)
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from genforge.core.atomic import save_figure
 from genforge.datasets.batch import AtomsRecord
 
 
@@ -33,10 +33,4 @@ def write_gallery(records: Sequence[AtomsRecord], path: str | Path, *, columns: 
         plot_atoms(atoms, axis, rotation=rotation, show_unit_cell=2 if periodic else 0, radii=0.4)
         axis.set_title(atoms.get_chemical_formula(mode="metal"), fontsize=9)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
-    return path
+    return save_figure(figure, path, dpi=100)
