@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
 import torch
+
+from genforge.core.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -48,3 +51,11 @@ def append_result(title: str, body_markdown: str) -> None:
         RESULTS.write_text("# Benchmark results\n\nEach section is appended by the script named in it.\n")
     with RESULTS.open("a") as fh:
         fh.write(section)
+
+
+def replace_marked_section(readme: Path, name: str, body: str) -> None:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``readme`` by ``body``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), flags=re.DOTALL)
+    text = pattern.sub(lambda _: f"{begin}\n{body.strip()}\n{end}", readme.read_text(), count=1)
+    atomic_write_text(readme, text)

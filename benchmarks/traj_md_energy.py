@@ -21,7 +21,6 @@ domains/trajectories/README.md.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch
 from rich.progress import track
 from torch import Tensor
 
-from benchmarks.results import append_result
+from benchmarks.results import append_result, replace_marked_section
 from genforge.core.config import load_task_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,10 +117,7 @@ def main() -> None:
     print(body)
     append_result("Trajectories: xTB energies of MD forecasts", body)
     if args.write_readme:
-        begin, end = "<!-- traj_md_energy:begin -->", "<!-- traj_md_energy:end -->"
-        text = README.read_text()
-        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-        README.write_text(pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text))
+        replace_marked_section(README, "traj_md_energy", body)
 
 
 if __name__ == "__main__":

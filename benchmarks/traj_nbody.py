@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
-from benchmarks.results import append_result
+from benchmarks.results import append_result, replace_marked_section
 from genforge.core.config import load_task_config
 from genforge.domains.trajectories import tasks  # noqa: F401  (registers the trajectory tasks)
 
@@ -69,12 +68,6 @@ def table(dataset: str, results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_readme(dataset: str, body: str) -> None:
-    """Replace the text between this dataset's markers in the domain README."""
-    begin, end = f"<!-- traj_forecast_{dataset}:begin -->", f"<!-- traj_forecast_{dataset}:end -->"
-    text = README.read_text()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    README.write_text(pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text))
 
 
 def main() -> None:
@@ -89,7 +82,7 @@ def main() -> None:
     print(body)
     append_result(f"Trajectory forecasting ({args.dataset}, cpu recipes)", body)
     if args.write_readme:
-        write_readme(args.dataset, body)
+        replace_marked_section(README, f"traj_forecast_{args.dataset}", body)
 
 
 if __name__ == "__main__":

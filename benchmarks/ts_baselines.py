@@ -12,13 +12,12 @@ the reference TS, E(TS) - E(R), against the CCSD(T)-F12 barrier of the data set.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.results import append_result, commit, machine
+from benchmarks.results import append_result, commit, machine, replace_marked_section
 from genforge.datasets.rdb7 import KCAL_PER_MOL_PER_EV, ReactionBatch, load_rdb7, split_reactions
 from genforge.domains.transition_states.baselines import idpp_highest_image, linear_midpoint
 from genforge.domains.transition_states.metrics import (
@@ -29,7 +28,6 @@ from genforge.domains.transition_states.metrics import (
 from genforge.domains.transition_states.oracle import XtbOracle
 
 README = Path(__file__).resolve().parents[1] / "domains" / "transition_states" / "README.md"
-README_MARKERS = ("<!-- ts_baselines:begin -->", "<!-- ts_baselines:end -->")
 
 
 def validation_subset(num: int, seed: int, data_root: str | None) -> ReactionBatch:
@@ -100,12 +98,6 @@ def table(scores: dict[str, TsScores]) -> str:
     return "\n".join(rows)
 
 
-def write_readme(body: str) -> None:
-    """Replace the text between the README's ts_baselines markers by ``body``."""
-    begin, end = README_MARKERS
-    text = README.read_text()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), flags=re.DOTALL)
-    README.write_text(pattern.sub(lambda _: f"{begin}\n{body.strip()}\n{end}", text, count=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     print(body)
     append_result("Transition-state baselines (RDB7 validation, GFN2-xTB)", body)
     if args.write_readme:
-        write_readme(f"_{machine()} · commit {commit()}_\n\n{body}")
+        replace_marked_section(README, "ts_baselines", f"_{machine()} · commit {commit()}_\n\n{body}")
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import re
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.results import append_result, commit, machine
+from benchmarks.results import append_result, commit, machine, replace_marked_section
 from benchmarks.ts_baselines import evaluate as evaluate_baselines
 from benchmarks.ts_baselines import table, validation_subset
 from genforge.datasets.rdb7 import ReactionBatch, load_rdb7, split_reactions
@@ -42,7 +41,6 @@ from genforge.domains.transition_states.oracle import XtbOracle
 from genforge.domains.transition_states.tasks import generate_batched, rmsd_summary
 
 README = Path(__file__).resolve().parents[1] / "domains" / "transition_states" / "README.md"
-README_MARKERS = ("<!-- ts_models:begin -->", "<!-- ts_models:end -->")
 LABELS = {"tsgen": "TS-GEN-style flow (noise -> TS given R, P)", "reactot": "React-OT-style bridge (midpoint -> TS)"}
 DEFAULT_SOLVER, DEFAULT_STEPS = "euler", 4
 
@@ -124,12 +122,6 @@ def cached_baselines(cache: Path | None, reactions: ReactionBatch, oracle: XtbOr
     return scores, context
 
 
-def write_readme(body: str) -> None:
-    """Replace the text between the README's ts_models markers by ``body``."""
-    begin, end = README_MARKERS
-    text = README.read_text()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), flags=re.DOTALL)
-    README.write_text(pattern.sub(lambda _: f"{begin}\n{body.strip()}\n{end}", text, count=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     print(body)
     append_result("Transition-state flow models vs baselines (RDB7 validation, GFN2-xTB)", body)
     if args.write_readme:
-        write_readme(f"_{machine()} · commit {commit()}_\n\n{body}")
+        replace_marked_section(README, "ts_models", f"_{machine()} · commit {commit()}_\n\n{body}")
     if args.from_runs:
         for variant, package in packages.items():
             label = f"{LABELS[variant]}, {package.solver} {package.steps} steps"

@@ -11,14 +11,13 @@ appended to benchmarks/RESULTS.md and (``--write-readme``) put in the domain REA
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
 import torch
 from rich.progress import track
 
-from benchmarks.results import append_result, commit, machine
+from benchmarks.results import append_result, commit, machine, replace_marked_section
 from benchmarks.ts_baselines import validation_subset
 from genforge.core.geometry.kabsch import aligned_rmsd
 from genforge.domains.transition_states.baselines import linear_midpoint
@@ -29,7 +28,6 @@ from genforge.domains.transition_states.refine import Refinement, refine_saddle
 from genforge.domains.transition_states.tasks import generate_batched
 
 README = Path(__file__).resolve().parents[1] / "domains" / "transition_states" / "README.md"
-README_MARKERS = ("<!-- ts_refine:begin -->", "<!-- ts_refine:end -->")
 
 
 def _median(values: list[float]) -> float:
@@ -81,11 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     append_result("Transition-state saddle refinement from generated vs interpolated guesses (Sella, GFN2-xTB)",
                   body)
     if args.write_readme:
-        begin_marker, end_marker = README_MARKERS
-        text = README.read_text()
-        pattern = re.compile(re.escape(begin_marker) + ".*?" + re.escape(end_marker), flags=re.DOTALL)
-        README.write_text(pattern.sub(lambda _: f"{begin_marker}\n_{machine()} · commit {commit()}_\n\n"
-                                      f"{body.strip()}\n{end_marker}", text, count=1))
+        replace_marked_section(README, "ts_refine", f"_{machine()} · commit {commit()}_\n\n{body}")
 
 
 if __name__ == "__main__":
