@@ -56,11 +56,7 @@ def train(
 
     Example: genforge train --config configs/toy2d/demo.yaml --set train.steps=500
     """
-    from genforge.core.config import load_task_config, override, read_yaml
-
-    import_task_module(read_yaml(config).get("task"))
-    _, cfg, run = load_task_config(config)
-    run(override(cfg, overrides or []), resume=resume)
+    train_recipe(config, overrides, resume)
 
 
 @app.command()
@@ -155,6 +151,21 @@ def export(
         except (OSError, ValueError) as err:
             raise DataError(f"cannot read metrics JSON: {err}", source=metrics) from err
     typer.echo(f"wrote {export_inference(load_trained(ckpt), out, values)}")
+
+
+def train_recipe(config: Path, overrides: list[str] | None, resume: bool, *, domain: str | None = None) -> None:
+    """What `genforge train` and the `genforge <domain> train` commands run: import the recipe's task module,
+    load the recipe, apply ``--set`` overrides and train. With ``domain``, a recipe whose task is not
+    ``<domain>.*`` is one ConfigError naming the file."""
+    from genforge.core.config import load_task_config, override, read_yaml
+    from genforge.core.errors import ConfigError
+
+    import_task_module(read_yaml(config).get("task"))
+    name, cfg, run = load_task_config(config)
+    if domain is not None and not name.startswith(f"{domain}."):
+        raise ConfigError(f"task {name!r} is not a {domain}.* task (use `genforge train` for other tasks)",
+                          source=config, field="task")
+    run(override(cfg, overrides or []), resume=resume)
 
 
 def import_task_module(name: object) -> None:

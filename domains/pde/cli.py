@@ -61,14 +61,9 @@ def train(
 
     Example: genforge pde train --config configs/pde/cpu/wdno.yaml
     """
-    import genforge.domains.pde.tasks  # noqa: F401  (registers the tasks)
-    from genforge.core.config import load_task_config
-    from genforge.core.errors import ConfigError
+    from genforge.cli import train_recipe
 
-    name, cfg, run = load_task_config(config)
-    if not name.startswith("pde."):
-        raise ConfigError(f"expected a pde.* task, got {name!r}", source=config, field="task")
-    run(cfg, resume=resume)
+    train_recipe(config, None, resume, domain="pde")
 
 
 @pde_app.command("control")

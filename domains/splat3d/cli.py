@@ -108,16 +108,9 @@ def train(
 
     Example: genforge splat train --config configs/splat3d/cpu/multiview_splat.yaml --resume
     """
-    from genforge.core.config import load_task_config, override
-    from genforge.domains.splat3d.tasks import TASK
+    from genforge.cli import train_recipe
 
-    name, cfg, run = load_task_config(config)
-    if name != TASK:
-        from genforge.core.errors import ConfigError
-
-        raise ConfigError(f"expected task {TASK!r} (use `genforge train` for other tasks), got {name!r}",
-                          source=config, field="task")
-    run(override(cfg, overrides or []), resume=resume)
+    train_recipe(config, overrides, resume, domain="splat3d")
 
 
 @splat_app.command()

@@ -79,11 +79,9 @@ def train(
 
     Example: genforge traj train --config configs/trajectories/cpu/geotdm_nbody.yaml
     """
-    from genforge.core.config import load_task_config, override
-    from genforge.domains.trajectories import tasks  # noqa: F401  (registers the tasks)
+    from genforge.cli import train_recipe
 
-    _, cfg, run = load_task_config(config)
-    run(override(cfg, overrides or []), resume=resume)
+    train_recipe(config, overrides, resume)
 
 
 @group.command("sample")

@@ -29,15 +29,9 @@ def train(
 
     Example: genforge ts train --config configs/transition_states/cpu/tsgen.yaml
     """
-    from genforge.core.config import load_task_config, override
-    from genforge.core.errors import ConfigError
-    from genforge.domains.transition_states import tasks  # noqa: F401  (registers the tasks)
+    from genforge.cli import train_recipe
 
-    name, cfg, run = load_task_config(config)
-    if not name.startswith("transition_states."):
-        raise ConfigError(f"task {name!r} is not a transition-state task (use `genforge train`)", source=config,
-                          field="task")
-    run(override(cfg, overrides or []), resume=resume)
+    train_recipe(config, overrides, resume, domain="transition_states")
 
 
 @ts_app.command()
