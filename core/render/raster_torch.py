@@ -12,6 +12,7 @@ The output does not depend on the tile size: each pixel tests its own ellipse.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -73,6 +74,37 @@ def _bin(proj: Projected, visible: Tensor, rx: Tensor, ry: Tensor, width: int, h
     return rows[owner][order], tile_counts, torch.cumsum(tile_counts, 0) - tile_counts
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """Projected Gaussians of every image with their screen support and the flat per-row views compositing reads."""
+
+    proj: Projected
+    visible: Tensor
+    rx: Tensor
+    ry: Tensor
+    flat_args: tuple[Tensor, ...]
+
+    @property
+    def radii(self) -> Tensor:
+        """Integer half box size ``[I, N]`` in pixels (0 where not visible), gsplat's ``radii``."""
+        return torch.where(self.visible, torch.maximum(self.rx, self.ry).ceil(), torch.zeros_like(self.rx)).long()
+
+
+def _prepare(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor, colors: Tensor, viewmats: Tensor,
+             Ks: Tensor, width: int, height: int, sh_degree: int | None, near_plane: float, far_plane: float,
+             eps2d: float, extent: float) -> _Prepared:
+    """Batch the inputs, project them and find each Gaussian's screen support (shared by both rasterizers)."""
+    means, quats, scales, opacities, colors, viewmats, Ks = as_batched(means, quats, scales, opacities, colors,
+                                                                        viewmats, Ks, sh_degree)
+    proj = project(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree=sh_degree,
+                   near_plane=near_plane, far_plane=far_plane, eps2d=eps2d)
+    num_images, n = proj.depths.shape
+    visible, rx, ry = _support(proj, width, height, extent)
+    flat_args = (proj.means2d.reshape(-1, 2), proj.conics.reshape(-1, 3), proj.opacities.reshape(-1),
+                 proj.colours.reshape(num_images * n, -1), proj.depths.reshape(-1))
+    return _Prepared(proj, visible, rx, ry, flat_args)
+
+
 def _finish(flat: Tensor, num_images: int, width: int, height: int, background: Tensor | None) -> tuple[Tensor, ...]:
     """``[I * H * W, D + 2]`` sums -> image ``[I, D, H, W]`` over the background, depth and alpha ``[I, 1, H, W]``."""
     maps = flat.reshape(num_images, height, width, -1).permute(0, 3, 1, 2)
@@ -111,15 +143,10 @@ def rasterize_torch(means: Tensor, quats: Tensor, scales: Tensor, opacities: Ten
     Returns:
         :class:`RenderOutput` with ``I = C`` (unbatched) or ``B * C`` images.
     """
-    means, quats, scales, opacities, colors, viewmats, Ks = as_batched(means, quats, scales, opacities, colors,
-                                                                        viewmats, Ks, sh_degree)
-    proj = project(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree=sh_degree,
-                   near_plane=near_plane, far_plane=far_plane, eps2d=eps2d)
-    num_images, n = proj.depths.shape
-    visible, rx, ry = _support(proj, width, height, extent)
-    sorted_rows, tile_counts, tile_starts = _bin(proj, visible, rx, ry, width, height, tile_size)
-    flat_args = (proj.means2d.reshape(-1, 2), proj.conics.reshape(-1, 3), proj.opacities.reshape(-1),
-                 proj.colours.reshape(num_images * n, -1), proj.depths.reshape(-1))
+    prep = _prepare(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, near_plane,
+                    far_plane, eps2d, extent)
+    proj, num_images = prep.proj, prep.proj.depths.shape[0]
+    sorted_rows, tile_counts, tile_starts = _bin(proj, prep.visible, prep.rx, prep.ry, width, height, tile_size)
     busy = tile_counts.nonzero().squeeze(1)
     busy = busy[torch.argsort(tile_counts[busy], descending=True, stable=True)]
     busy_counts = tile_counts[busy].tolist()
@@ -139,18 +166,17 @@ def rasterize_torch(means: Tensor, quats: Tensor, scales: Tensor, opacities: Ten
         index = sorted_rows[(tile_starts[tiles][:, None] + slots[None]).clamp(max=max(len(sorted_rows) - 1, 0))]
         pixels, rows = _pixel_grid(tiles, tiles_x, tiles_per_image, tile_size, width, height)
         pixels = pixels.to(proj.means2d.dtype)
-        args = (pixels, index, present, *flat_args, alpha_max, extent)
+        args = (pixels, index, present, *prep.flat_args, alpha_max, extent)
         value = checkpoint(composite, *args, use_reentrant=False) if recompute else composite(*args)
         on = rows >= 0
         values.append(value[on])
         out_rows.append(rows[on])
     channels = proj.colours.shape[-1] + 2
-    flat = torch.zeros(num_images * height * width, channels, dtype=proj.means2d.dtype, device=means.device)
+    flat = torch.zeros(num_images * height * width, channels, dtype=proj.means2d.dtype, device=proj.means2d.device)
     if values:
         flat = flat.index_put((torch.cat(out_rows),), torch.cat(values))
     image, depth, alpha = _finish(flat, num_images, width, height, background)
-    radii = torch.where(visible, torch.maximum(rx, ry).ceil(), torch.zeros_like(rx)).long()
-    return RenderOutput(image=image, depth=depth, alpha=alpha, means2d=proj.means2d, radii=radii)
+    return RenderOutput(image=image, depth=depth, alpha=alpha, means2d=proj.means2d, radii=prep.radii)
 
 
 def rasterize_dense(means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor, colors: Tensor,
@@ -161,23 +187,18 @@ def rasterize_dense(means: Tensor, quats: Tensor, scales: Tensor, opacities: Ten
 
     Same arguments and output as :func:`rasterize_torch`; used to check the tiling and as the benchmark baseline.
     """
-    means, quats, scales, opacities, colors, viewmats, Ks = as_batched(means, quats, scales, opacities, colors,
-                                                                        viewmats, Ks, sh_degree)
-    proj = project(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree=sh_degree,
-                   near_plane=near_plane, far_plane=far_plane, eps2d=eps2d)
+    prep = _prepare(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, near_plane,
+                    far_plane, eps2d, extent)
+    proj = prep.proj
     num_images, n = proj.depths.shape
-    visible, rx, ry = _support(proj, width, height, extent)
     device = proj.means2d.device
     ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
     pixels = (torch.stack([xs, ys], -1).reshape(1, -1, 2) + 0.5).to(proj.means2d)
-    flat_args = (proj.means2d.reshape(-1, 2), proj.conics.reshape(-1, 3), proj.opacities.reshape(-1),
-                 proj.colours.reshape(num_images * n, -1), proj.depths.reshape(-1))
     maps = []
     for image in range(num_images):
-        rows = visible[image].nonzero().squeeze(1)
+        rows = prep.visible[image].nonzero().squeeze(1)
         rows = image * n + rows[torch.argsort(proj.depths[image, rows].detach(), stable=True)]
         present = torch.ones(1, len(rows), dtype=torch.bool, device=device)
-        maps.append(composite(pixels, rows[None], present, *flat_args, alpha_max, extent)[0])
+        maps.append(composite(pixels, rows[None], present, *prep.flat_args, alpha_max, extent)[0])
     image_out, depth, alpha = _finish(torch.cat(maps), num_images, width, height, background)
-    radii = torch.where(visible, torch.maximum(rx, ry).ceil(), torch.zeros_like(rx)).long()
-    return RenderOutput(image=image_out, depth=depth, alpha=alpha, means2d=proj.means2d, radii=radii)
+    return RenderOutput(image=image_out, depth=depth, alpha=alpha, means2d=proj.means2d, radii=prep.radii)
