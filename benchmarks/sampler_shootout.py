@@ -6,8 +6,9 @@ error is the RMS distance of its samples to the exact PF-ODE endpoint (a DPM-Sol
 log-SNR steps, checked against Heun). diffusers gets the path as ``trained_betas`` (1000 steps with
 alpha_bar_j = alpha(t_j)^2, t_j = (j + 1) / 1000) and an exact eps model; k-diffusion's ``sampling.py`` is
 loaded alone by file path (its package __init__ needs torchvision) and gets the exact denoiser in its
-x / alpha, sigma / alpha convention. Two ladders are run: diffusers' default ("linspace" timesteps) and its
-Karras sigmas; both end with sigma = 0. Appends tables to benchmarks/RESULTS.md and writes
+x / alpha, sigma / alpha convention. Three ladders are run: diffusers' default ("linspace" timesteps), its
+Karras sigmas, and the time-quadratic ladder t_i = (i / n)^2 (DPM-Solver's "time_quadratic", given to diffusers
+as custom timesteps); all end with sigma = 0. Appends tables to benchmarks/RESULTS.md and writes
 benchmarks/figures/sampler_shootout.png.
 """
 
@@ -39,6 +40,7 @@ import matplotlib.pyplot as plt
 
 FIGURE = Path(__file__).resolve().parent / "figures" / "sampler_shootout.png"
 NFES = (5, 10, 20, 50)
+LADDERS = ("linspace", "karras", "quadratic")
 TRAIN_STEPS = 1000
 PROCESS = VPLinear()
 
@@ -62,10 +64,30 @@ def diffusers_scheduler(ladder: str, order: int):  # type: ignore[no-untyped-def
                                        solver_order=order, use_karras_sigmas=ladder == "karras")
 
 
+def quadratic_timesteps(steps: int) -> list[int]:
+    """diffusers' training-step indices j (t_j = (j + 1) / 1000) nearest to t_i = (i / steps)^2, i = steps .. 1,
+    strictly descending (a collision near t = 0 moves the later index down by one)."""
+    wanted = (torch.arange(steps, 0, -1, dtype=torch.float64) / steps).square() * TRAIN_STEPS - 1.0
+    indices: list[int] = []
+    for j in wanted.round().clamp_min(0).long().tolist():
+        indices.append(min(j, indices[-1] - 1) if indices else j)
+    if indices[-1] < 0:
+        raise ValueError(f"{steps} quadratic steps do not fit in {TRAIN_STEPS} training steps")
+    return indices
+
+
+def set_ladder(scheduler, steps: int, ladder: str) -> None:  # type: ignore[no-untyped-def]
+    """``scheduler.set_timesteps`` for ``steps`` steps on ``ladder``."""
+    if ladder == "quadratic":
+        scheduler.set_timesteps(timesteps=quadratic_timesteps(steps))
+    else:
+        scheduler.set_timesteps(steps)
+
+
 def sigma_ladder(steps: int, ladder: str) -> Tensor:
     """diffusers' noise ratios sigma / alpha for ``steps`` steps, ending with 0 (float64, ``[steps + 1]``)."""
     scheduler = diffusers_scheduler(ladder, 2)
-    scheduler.set_timesteps(steps)
+    set_ladder(scheduler, steps, ladder)
     return scheduler.sigmas.to(torch.float64)
 
 
@@ -85,7 +107,7 @@ def genforge_run(solver: Callable[..., Tensor], nfe_per_step: int) -> Run:
 def diffusers_run(order: int) -> Run:
     def run(denoiser: ExactMixtureDenoiser, x_init: Tensor, budget: int, ladder: str) -> tuple[Tensor, int]:
         scheduler = diffusers_scheduler(ladder, order)
-        scheduler.set_timesteps(budget)
+        set_ladder(scheduler, budget, ladder)
         t = times_of(scheduler.sigmas.to(torch.float64))
         x = x_init
         for i, timestep in enumerate(scheduler.timesteps):
@@ -259,7 +281,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args()
     all_results, tables = {}, []
-    for ladder in ("linspace", "karras"):
+    for ladder in LADDERS:
         results, reference_error = shootout(ladder, args.samples, args.seed)
         all_results[ladder] = results
         tables.append(markdown(ladder, results, reference_error))
