@@ -1,9 +1,10 @@
 """Long DiffusionMBIR (predictor-corrector + ADMM TV-z after every step) vs its fast DDS-style variant.
 
 The long schedule is too slow for a 64^3 volume on this CPU, so both run on the central 16-slice slab
-(slices 24-39) of the held-out 64^3 benchmark phantom, 8-view CT; NFE counts slice-batch network calls.
+(slices 24-39) of a 64^3 benchmark volume (``--volume``: the real CT, the held-out body phantom or the held-out
+Shepp-Logan phantom), 8-view CT; NFE counts slice-batch network calls.
 
-    python -m benchmarks.medical_mbir_long --pc-steps 100
+    python -m benchmarks.medical_mbir_long --volume ct --pc-steps 250
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from benchmarks.medical_recon import load_volume
 from benchmarks.results import append_result
 from genforge.domains.medical.metrics import data_residual, volume_scores
 from genforge.domains.medical.pipeline import make_operator
-from genforge.domains.medical.prior import load_prior
+from genforge.domains.medical.prior import DEFAULT_CHECKPOINT, load_prior
 from genforge.domains.medical.reconstruct import MethodOptions, reconstruct
 
 
@@ -25,9 +26,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pc-steps", type=int, default=100)
     parser.add_argument("--fast-steps", type=int, default=25)
+    parser.add_argument("--volume", choices=("ct", "body", "phantom"), default="ct")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    truth = load_volume("phantom")[24:40]
+    truth = load_volume(args.volume)[24:40]
     operator = make_operator("ct", 64, views=8)
     y = operator.A(truth)
     prior = load_prior()
@@ -41,7 +43,8 @@ def main() -> None:
                      f"{s['psnr_coronal']:.2f} / {s['psnr_sagittal']:.2f} | {s['ssim']:.3f} | "
                      f"{data_residual(operator, result.volume, y):.3f} | {result.seconds:.0f} |")
         print(lines[-1], flush=True)
-    append_result("Medical: long DiffusionMBIR vs fast variant (16-slice slab, 8-view CT)", "\n".join(lines))
+    title = f"Medical: long DiffusionMBIR vs fast variant ({args.volume} volume, 16-slice slab, 8-view CT)"
+    append_result(title, f"Prior: `{DEFAULT_CHECKPOINT.name}`.\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
