@@ -54,15 +54,17 @@ class BurgersGrid:
     Attributes:
         refine: fine cells per storage cell (``n = 121 refine - 1`` interior points).
         nu: viscosity.
+        points: if > 0, the number of interior points instead (any uniform grid; ``refine`` is then unused).
     """
 
     refine: int = 2
     nu: float = NU
+    points: int = 0
 
     @property
     def n(self) -> int:
         """Interior points of the fine grid."""
-        return (NUM_X + 1) * self.refine - 1
+        return self.points if self.points > 0 else (NUM_X + 1) * self.refine - 1
 
     @property
     def dx(self) -> float:
@@ -94,6 +96,19 @@ def to_fine(values: Tensor, refine: int) -> Tensor:
     padded = torch.nn.functional.pad(values, (1, 1))
     position = torch.arange(1, (NUM_X + 1) * refine, dtype=torch.float64) / refine
     lo = position.floor().long().clamp(max=NUM_X)
+    weight = (position - lo).to(values.dtype)
+    return padded[..., lo] * (1.0 - weight) + padded[..., lo + 1] * weight
+
+
+def interpolate_storage(values: Tensor, x: Tensor) -> Tensor:
+    """The piecewise-linear interpolant of storage-grid values (0 at the walls) at positions ``x`` in [0, 1].
+
+    Shapes:
+        values: ``[..., 120]``, x: ``[M]`` -> ``[..., M]``.
+    """
+    padded = torch.nn.functional.pad(values, (1, 1))
+    position = x.to(torch.float64) * (NUM_X + 1)
+    lo = position.floor().long().clamp(0, NUM_X)
     weight = (position - lo).to(values.dtype)
     return padded[..., lo] * (1.0 - weight) + padded[..., lo + 1] * weight
 

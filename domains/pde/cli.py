@@ -1,4 +1,5 @@
-"""``genforge pde ...``: generate Burgers data, train, simulate/control with a model, evaluate.
+"""``genforge pde ...``: generate Burgers / smoke data, train, simulate/control with a model, evaluate,
+super-resolve trajectories.
 
 Import-light: torch and the models load inside the commands.
 """
@@ -11,11 +12,13 @@ from typing import Annotated
 import typer
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "wdno_burgers.pt"
+SUPERRES_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "superres_burgers.pt"
 
 STEPS_HELP = ("DDIM steps (NFE). The stored guidance strength was tuned at 25; WDNO guidance pushes once per "
               "step, so retune it (--scale) or scale it by 25 / steps for other step counts.")
 
-pde_app = typer.Typer(help="PDE simulation and control with wavelet-domain diffusion (WDNO) on 1-D Burgers.",
+pde_app = typer.Typer(help="PDE simulation, control and super-resolution with wavelet-domain diffusion (WDNO) on "
+                           "1-D Burgers; 2-D smoke data.",
                       no_args_is_help=True)
 simulate_app = typer.Typer(help="Generate trajectories with the repo's numerical solvers.", no_args_is_help=True)
 pde_app.add_typer(simulate_app, name="simulate")
@@ -52,12 +55,113 @@ def simulate_burgers(
     typer.echo(f"wrote {path} (u {list(data['u'].shape)}, f {list(data['f'].shape)})")
 
 
+@simulate_app.command("burgers-grid")
+def simulate_burgers_grid(
+    num: Annotated[int, typer.Option(help="Number of trajectories.", min=1)] = 16,
+    out: Annotated[Path, typer.Option(help="Output folder (gets burgers_grid.npz).")] = Path("outputs/pde/grid"),
+    seed: Annotated[int, typer.Option(help="Random seed of u0 and f (same problems as `simulate burgers`).")] = 1,
+    frames: Annotated[int, typer.Option(help="K: cell-centred frames (a multiple of 40).", min=40)] = 80,
+    points: Annotated[int, typer.Option(help="N: cell-centred points in x.", min=4)] = 120,
+    solver_points: Annotated[int, typer.Option(help="Solver vertices (+1 a multiple of 2 N).", min=3)] = 479,
+    coarsen: Annotated[int, typer.Option(help="Also store the coarse grid ('coarse': 2-D block means over "
+                                                "coarsen x coarsen cells, the Haar approximation band).")] = 2,
+) -> None:
+    """Burgers trajectories sampled at the cell centres of a K x N space-time grid ('u' [N, K, X]) and their
+    coarse band ('coarse'), the input of `genforge pde superres`; cached, deterministic in the arguments.
+
+    Example: genforge pde simulate burgers-grid --num 4 --frames 80 --points 120 --out outputs/pde/grid
+    """
+    from genforge.core.errors import ConfigError
+    from genforge.datasets.burgers_multires import cached_generate, check_resolution
+    from genforge.domains.pde.io import save_npz
+
+    try:
+        check_resolution(frames, points, solver_points)
+    except ValueError as error:
+        raise ConfigError(str(error), field="--frames/--points/--solver-points") from error
+    if coarsen < 1 or coarsen & (coarsen - 1) or frames % coarsen or points % coarsen:
+        raise ConfigError(f"must be a power of 2 dividing frames and points, got {coarsen}", field="--coarsen")
+    progress, update = _progress(num, "solving Burgers")
+    with progress:
+        u = cached_generate(num, seed, frames, points, solver_points, progress=update)
+        update(num)
+    coarse = u.view(num, frames // coarsen, coarsen, points // coarsen, coarsen).mean((2, 4))
+    path = save_npz(out / "burgers_grid.npz", {"u": u, "coarse": coarse, "seed": seed, "solver_points": solver_points})
+    typer.echo(f"wrote {path} (u {list(u.shape)}, coarse {list(coarse.shape)})")
+
+
+@simulate_app.command("smoke")
+def simulate_smoke(
+    num: Annotated[int, typer.Option(help="Number of trajectories.", min=1)] = 64,
+    out: Annotated[Path, typer.Option(help="Output folder (gets smoke.npz).")] = Path("outputs/pde/smoke"),
+    seed: Annotated[int, typer.Option(help="Random seed of the initial smoke and the controls.")] = 0,
+    n: Annotated[int, typer.Option(help="Cells per side (exits and source scale with it).", min=16)] = 32,
+    frames: Annotated[int, typer.Option(help="Frames (control intervals).", min=1)] = 32,
+) -> None:
+    """2-D smoke in a box with 3 exits under random forces in the outer band: density, velocity, control,
+    outflow per exit and the fraction of smoke through the target (top) exit; cached, deterministic by seed.
+
+    Example: genforge pde simulate smoke --num 8 --out outputs/pde/smoke
+    """
+    from genforge.datasets.smoke import cached_generate, scaled_config
+    from genforge.domains.pde.io import save_npz
+
+    cfg = scaled_config(n, frames)
+    progress, update = _progress(num, "solving smoke")
+    with progress:
+        data = cached_generate(num, seed, cfg, progress=update)
+        update(num)
+    path = save_npz(out / "smoke.npz", {**data, "seed": seed, "n": n, "frames": frames})
+    fraction = data["target_fraction"]
+    typer.echo(f"wrote {path} (density {list(data['density'].shape)}; target-exit fraction mean "
+               f"{float(fraction.mean()):.3f}, range {float(fraction.min()):.3f}-{float(fraction.max()):.3f})")
+
+
+@pde_app.command("superres")
+def superres(
+    input: Annotated[Path, typer.Option("--input", help=".npz with coarse space-time fields [N, K, X].")],
+    out: Annotated[Path, typer.Option(help="Output .npz ('u' [N, factor K, factor X]).")],
+    factor: Annotated[int, typer.Option(help="Refinement: 2, 4 or 8 (the model applied log2(factor) times).")] = 2,
+    ckpt: Annotated[Path, typer.Option(help="Super-resolution model file.")] = SUPERRES_CHECKPOINT,
+    key: Annotated[str, typer.Option(help="Key of the coarse fields in --input.")] = "coarse",
+    steps: Annotated[int, typer.Option(help="DDIM steps (NFE) per level.", min=1)] = 25,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Finer space-time trajectories from coarse ones (coarse = the Haar approximation band, i.e. 2-D block
+    means of the finer grid) by wavelet-level diffusion; if --input also holds the fine 'u' of the output's
+    grid, prints the error of the model and of bicubic interpolation against it.
+
+    Example: genforge pde superres --input outputs/pde/grid/burgers_grid.npz --factor 2 --out outputs/pde/sr.npz
+    """
+    from genforge.core.errors import ConfigError
+    from genforge.domains.pde.io import load_fields, save_npz
+    from genforge.domains.pde.superres import interpolate, load_superres, relative_l2
+
+    if factor not in (2, 4, 8):
+        raise ConfigError(f"must be 2, 4 or 8, got {factor}", field="--factor")
+    coarse = load_fields(input, key).float()
+    model = load_superres(ckpt)
+    fine = model.superresolve(coarse, factor, steps=steps, seed=seed)
+    save_npz(out, {"u": fine, "factor": factor})
+    typer.echo(f"wrote {out} (u {list(fine.shape)})")
+    import numpy as np
+
+    with np.load(input) as archive:
+        reference = archive["u"] if "u" in archive.files and key != "u" else None
+    if reference is not None and tuple(reference.shape[-2:]) == tuple(fine.shape[-2:]):
+        import torch
+
+        truth = torch.from_numpy(reference).float().reshape(fine.shape)
+        typer.echo(f"rel. L2 vs 'u': model {relative_l2(fine, truth):.4f}, bicubic "
+                   f"{relative_l2(interpolate(coarse, factor), truth):.4f}")
+
+
 @pde_app.command("train")
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="Recipe, e.g. configs/pde/cpu/wdno.yaml.")],
     resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint.")] = False,
 ) -> None:
-    """Train a pde.wdno or pde.physical_diffusion recipe (same as `genforge train`).
+    """Train a pde.wdno, pde.physical_diffusion or pde.superres recipe (same as `genforge train`).
 
     Example: genforge pde train --config configs/pde/cpu/wdno.yaml
     """

@@ -89,3 +89,20 @@ def save_npz(path: str | Path, arrays: Mapping[str, Tensor | np.ndarray | float 
         if os.path.exists(temp):
             os.remove(temp)
     return path
+
+
+def load_fields(path: str | Path, key: str) -> Tensor:
+    """Space-time fields ``[N, K, X]`` (float64; a single ``[K, X]`` counts as N = 1) from ``key`` of an .npz.
+
+    Any grid of at least 4 x 4 is accepted (the super-resolution model is fully convolutional).
+    """
+    path = Path(path)
+    data = _open(path)
+    if key not in data:
+        raise DataError(f"missing key {key!r} (fields [N, K, X]); found {sorted(data)}", source=path, field=key)
+    array = data[key]
+    array = array[None] if array.ndim == 2 else array
+    if array.ndim != 3 or min(array.shape[1:]) < 4:
+        raise DataError(f"expected fields [N, K, X] with K, X >= 4, got {list(data[key].shape)}", source=path,
+                        field=key)
+    return _checked(array, path, key, (-1, -1, -1))

@@ -15,8 +15,6 @@ Conditioning (``conditioning`` in the file; absent = ``replace``):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genforge.core.atomic import atomic_write
 from genforge.core.denoiser import ModelDenoiser
 from genforge.core.errors import CheckpointError
 from genforge.core.nets.unet import UNet, UNetConfig
@@ -102,23 +101,12 @@ def model_record(net: nn.Module, codec: Codec, net_cfg: NetConfig, conditioning:
 
 def save_model(record: dict[str, Any], path: str | Path) -> Path:
     """Write ``record`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(record, temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    return atomic_write(path, lambda temp: torch.save(record, temp))
 
 
-def load_model(path: str | Path) -> PDEModel:
-    """A :class:`PDEModel` from a file written by :func:`save_model`; CheckpointError if unusable."""
-    from genforge.core.config import config_from_dict
-
+def read_record(path: str | Path, keys: tuple[str, ...], what: str) -> dict[str, Any]:
+    """The dict saved at ``path`` (``weights_only``), checked to hold ``keys``; CheckpointError naming the file
+    and ``what`` it should have been otherwise."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("file not found", source=path)
@@ -126,9 +114,17 @@ def load_model(path: str | Path) -> PDEModel:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(f"not a readable torch file ({type(error).__name__})", source=path) from error
-    missing = [key for key in _KEYS if not isinstance(record, dict) or key not in record]
+    missing = [key for key in keys if not isinstance(record, dict) or key not in record]
     if missing:
-        raise CheckpointError(f"not a genforge PDE model file (missing {', '.join(missing)})", source=path)
+        raise CheckpointError(f"not {what} (missing {', '.join(missing)})", source=path)
+    return record
+
+
+def load_model(path: str | Path) -> PDEModel:
+    """A :class:`PDEModel` from a file written by :func:`save_model`; CheckpointError if unusable."""
+    from genforge.core.config import config_from_dict
+
+    record = read_record(path, _KEYS, "a genforge PDE model file")
     if record["format"] != MODEL_FORMAT:
         raise CheckpointError(f"model format {record['format']} is not {MODEL_FORMAT}", source=path, field="format")
     net_cfg = config_from_dict(record["net"], NetConfig, source=str(path))

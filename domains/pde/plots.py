@@ -64,3 +64,60 @@ def j_bars(values: Mapping[str, tuple[float, float]], path: str | Path, title: s
     path = Path(path)
     _save(fig, path)
     return path
+
+
+def field_panels(panels: Mapping[str, Tensor], path: str | Path, title: str = "", t_end: float = 8.0,
+                 columns: int = 4) -> Path:
+    """(x, t) heat maps of named fields ``[K, N]`` (any grids), ``columns`` per row; fields named ``a - b``
+    (differences) share their own colour scale, the others one common scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.2 * rows + 0.4), squeeze=False)
+    scales = {}
+    for kind in (True, False):
+        values = [float(np.abs(f.numpy()).max()) for n, f in panels.items() if (" - " in n) == kind]
+        scales[kind] = max(values, default=1.0) or 1.0
+    for ax, (name, field) in zip(axes.flat, panels.items(), strict=False):
+        vmax = scales[" - " in name]
+        image = ax.imshow(field.numpy(), aspect="auto", origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
+                          extent=(0.0, 1.0, 0.0, t_end), interpolation="nearest")
+        ax.set_title(f"{name} ({field.shape[0]} x {field.shape[1]})", fontsize=8)
+        ax.set_xlabel("x", fontsize=8)
+        ax.set_ylabel("t", fontsize=8)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    _save(fig, path)
+    return path
+
+
+def density_frames(rows: Mapping[str, Tensor], frames: list[int], path: str | Path, title: str = "") -> Path:
+    """Smoke density snapshots: one row per method (density ``[T+1, n, n]``, row 0 = bottom), one column per frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), len(frames), figsize=(2.0 * len(frames), 2.1 * len(rows) + 0.5),
+                             squeeze=False)
+    vmax = max(float(d.max()) for d in rows.values()) or 1.0
+    for r, (name, density) in enumerate(rows.items()):
+        for c, frame in enumerate(frames):
+            axes[r][c].imshow(density[frame].numpy(), origin="lower", cmap="magma", vmin=0.0, vmax=vmax)
+            axes[r][c].set_xticks([])
+            axes[r][c].set_yticks([])
+            axes[r][c].set_title(f"{name}, frame {frame}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    _save(fig, path)
+    return path
