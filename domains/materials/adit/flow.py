@@ -36,7 +36,9 @@ PROCESS = LinearInterpolant()
 @dataclass(frozen=True)
 class FlowConfig:
     """Latent DiT size and training options: ``hidden`` / ``depth`` / ``heads`` / ``mlp_ratio`` of the DiT,
-    ``label_drop`` (CFG training), ``self_cond_prob``."""
+    ``label_drop`` (CFG training), ``self_cond_prob``, and ``time_power``: training times t = u ** time_power
+    with u ~ U(0, 1) (1 = uniform; 2 puts 22% of the samples below t = 0.05, where the fine geometry the
+    decoder needs is resolved, instead of 5%)."""
 
     hidden: int = 128
     depth: int = 4
@@ -44,6 +46,7 @@ class FlowConfig:
     mlp_ratio: float = 2.0
     label_drop: float = 0.1
     self_cond_prob: float = 0.5
+    time_power: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,19 @@ def flow_loss(flow: nn.Module, z0: Tensor, mask: Tensor, labels: Tensor, generat
               num_labels: int, cfg: FlowConfig) -> Tensor:
     """Masked flow-matching loss with label dropout and self-conditioning; ``z0 [B, L, D]`` normalised."""
     batch = z0.shape[0]
-    t = PROCESS.sample_time(batch, generator, device=z0.device)
+    t = PROCESS.sample_time(batch, generator, device=z0.device).pow(cfg.time_power)
     keep = mask.unsqueeze(-1).to(z0.dtype)
     noise = torch.randn(z0.shape, generator=generator, device=z0.device, dtype=z0.dtype) * keep
     z_t = PROCESS.corrupt(z0, t, noise)
     labels = drop_labels(labels, num_labels, cfg.label_drop, generator)
-    with torch.no_grad():
-        first = flow(z_t, t, LatentCond(labels, mask))
-        estimate = to_x0_eps("velocity", first, z_t, *PROCESS.coefficients(t, z_t))[0] * keep
-    use = (torch.rand(batch, generator=generator, device=z0.device) < cfg.self_cond_prob)[:, None, None]
-    pred = flow(z_t, t, LatentCond(labels, mask, torch.where(use, estimate, torch.zeros_like(estimate))))
+    use = (torch.rand(batch, generator=generator, device=z0.device) < cfg.self_cond_prob).nonzero().squeeze(1)
+    self_cond = torch.zeros_like(z0)
+    if use.numel():  # the detached first pass only for the structures that self-condition
+        with torch.no_grad():
+            z_use, t_use = z_t[use], t[use]
+            first = flow(z_use, t_use, LatentCond(labels[use], mask[use]))
+            self_cond[use] = to_x0_eps("velocity", first, z_use, *PROCESS.coefficients(t_use, z_use))[0] * keep[use]
+    pred = flow(z_t, t, LatentCond(labels, mask, self_cond))
     error = (pred - PROCESS.target(z0, noise, t)).square().sum(-1)
     return (error * mask).sum() / (mask.sum().clamp_min(1) * z0.shape[-1])
 

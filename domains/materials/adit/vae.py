@@ -36,7 +36,8 @@ class VAEConfig:
         hidden: token width; heads: attention heads; layers: transformer layers of the encoder and of the
             decoder each; latent_dim: per-atom latent width; frequencies: Fourier frequencies of the
             fractional coordinates; kl_weight: weight of the per-atom KL; pos_weight, frac_weight,
-            lattice_weight: weights of the position (Angstrom^2), fractional and lattice MSEs.
+            lattice_weight: weights of the position (Angstrom^2), fractional and lattice MSEs;
+            latent_noise: training noise on the decoder's latents, in units of each channel's spread (0 = off).
     """
 
     hidden: int = 128
@@ -48,6 +49,7 @@ class VAEConfig:
     pos_weight: float = 10.0
     frac_weight: float = 10.0
     lattice_weight: float = 1.0
+    latent_noise: float = 0.0
 
 
 def transformer(hidden: int, heads: int, layers: int) -> nn.TransformerEncoder:
@@ -128,8 +130,12 @@ class AllAtomVAE(nn.Module):
         mean, logvar = self.encode(atoms)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + (0.5 * logvar).exp() * noise
-        out = self.decode(z, atoms.label, atoms.mask)
         mask = atoms.mask
+        if self.cfg.latent_noise > 0.0:
+            spread = mean.detach()[mask].std(0) if int(mask.sum()) > 1 else torch.ones_like(mean[0, 0])
+            extra = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            z = z + self.cfg.latent_noise * spread * extra * mask.unsqueeze(-1)
+        out = self.decode(z, atoms.label, atoms.mask)
         atom_periodic = atoms.periodic[:, None].expand_as(mask)
         molecule_atoms, crystal_atoms = mask & ~atom_periodic, mask & atom_periodic
         species = F.cross_entropy(out["logits"][mask], atoms.species[mask])

@@ -91,10 +91,14 @@ def crystals_of(atoms: AllAtoms) -> list[Crystal]:
             for r in to_records(atoms) if r.cell is not None]
 
 
-def held_out(data: ADiTData, molecules: int, crystals: int) -> AllAtoms:
-    """The first ``molecules`` / ``crystals`` structures of the val split."""
+def held_out(data: ADiTData, molecules: int, crystals: int, seed: int = 0) -> AllAtoms:
+    """``molecules`` / ``crystals`` structures of the val split drawn at random (seeded; the split's order is
+    QM9's index order, whose first molecules are smaller than average, so a prefix would be biased)."""
     val, _ = load_split(data, "val")
-    index = torch.cat([(~val.periodic).nonzero().squeeze(1)[:molecules], val.periodic.nonzero().squeeze(1)[:crystals]])
+    generator = torch.Generator().manual_seed(seed)
+    pools = [(~val.periodic).nonzero().squeeze(1), val.periodic.nonzero().squeeze(1)]
+    index = torch.cat([pool[torch.randperm(pool.numel(), generator=generator)[:count]]
+                       for pool, count in zip(pools, (molecules, crystals), strict=True)])
     return val.take(index)
 
 

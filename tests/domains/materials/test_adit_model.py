@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from materials_adit_fixtures import molecule
@@ -132,3 +134,28 @@ def test_principal_frame_is_rotation_invariant_and_proper() -> None:
     torch.testing.assert_close(torch.cdist(reference, reference), torch.cdist(positions, positions), atol=1e-5, rtol=0)
     spread = reference.square().sum(dim=1)
     assert bool((spread[:, 0] >= spread[:, 1]).all() and (spread[:, 1] >= spread[:, 2]).all())
+
+
+def test_latent_noise_is_relative_to_the_latent_spread() -> None:
+    """Scaling the encoder's means by 10 (and the decoder's input map by 1/10) leaves every reconstruction
+    term unchanged: the training noise follows the spread, so the encoder cannot outgrow it."""
+    species, pos = molecule(6)
+    batch = concatenate([_one(species, pos, torch.zeros(8, 3), False), _one(*molecule(7), torch.zeros(6, 3), False)])
+    terms = []
+    for scale in (1.0, 10.0):
+        torch.manual_seed(0)
+        vae = AllAtomVAE(replace(VAE, latent_noise=0.3), 2, torch.zeros(6), torch.ones(6))
+        with torch.no_grad():
+            moments = vae.to_moments[1]
+            moments.weight[:4] *= scale
+            moments.bias[:4] *= scale
+            moments.weight[4:] = 0.0
+            moments.bias[4:] = -30.0  # posterior std ~3e-7: only the augmentation noise remains
+            vae.from_latent.weight /= scale
+        _, metrics = vae.loss(batch, torch.Generator().manual_seed(1))
+        terms.append(torch.tensor([metrics["species_ce"], metrics["pos_mse"]]))
+    clean = AllAtomVAE(VAE, 2, torch.zeros(6), torch.ones(6))
+    clean.load_state_dict(vae.state_dict())
+    _, noiseless = clean.loss(batch, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(terms[1], terms[0], rtol=1e-4, atol=1e-6)
+    assert abs(noiseless["pos_mse"] - float(terms[1][1])) > 1e-4
