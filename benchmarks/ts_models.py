@@ -185,9 +185,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"the other {len(reactions) - xtb_num}; RMSD and time over all {len(reactions)}")
     body = (
         f"`{command}`: {len(reactions)} RDB7 validation reactions (split seed 0), reference = DFT TS, energies "
-        f"GFN2-xTB on {xtb_note}; {elapsed:.0f} s in all. Models: EGNN flow networks of the same size "
-        f"({sum(p.numel() for p in packages['reactot'].model.parameters()):,} parameters each), trained with "
-        f"the CPU recipes in configs/transition_states/cpu/. Model time = batched generation "
+        f"GFN2-xTB on {xtb_note}; {elapsed:.0f} s in all. Models: EGNN flow networks ("
+        + ", ".join(f"{v} {sum(p.numel() for p in package.model.parameters()):,} parameters"
+                    for v, package in packages.items())
+        + "), trained with the CPU recipes in configs/transition_states/cpu/. Model time = batched generation "
         f"({args.batch_size} reactions per call) per TS; one reaction alone takes "
         + ", ".join(f"{latency[v] * 1e3:.0f} ms ({v})" for v in packages) + " (median of 50).\n\n"
         f"{table({**baseline_scores, **scores})}\n\n"

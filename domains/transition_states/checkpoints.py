@@ -36,10 +36,11 @@ class TsModelConfig:
     num_rbf: int = 16
     cutoff: float = 6.0
     time_dim: int = 32
+    bond_features: bool = False
 
     def build(self) -> TsFlowNet:
         return TsFlowNet(self.hidden, self.num_layers, num_rbf=self.num_rbf, cutoff=self.cutoff,
-                         time_dim=self.time_dim)
+                         time_dim=self.time_dim, bond_features=self.bond_features)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genforge.core.geometry.kabsch import aligned_rmsd, permutation_aware_rmsd
+from genforge.core.geometry.kabsch import aligned_rmsd, permutation_aware_rmsd, superpose
+from genforge.core.nets.edges import fully_connected_edges
 from genforge.datasets.rdb7 import KCAL_PER_MOL_PER_EV
 
 BARRIER_THRESHOLD_KCAL_PER_MOL = 1.58
@@ -79,3 +80,29 @@ def score_transition_states(species: Tensor, generated: Tensor, reference: Tenso
         permutation_rmsd=permutation_rmsds(generated, reference, species, batch),
         barrier_error=(energy_generated - energy_reference).abs() * KCAL_PER_MOL_PER_EV,
         seconds=seconds)
+
+
+def reactive_atoms(species: Tensor, reactant: Tensor, product: Tensor, batch: Tensor, *, scale: float = 1.25
+                   ) -> Tensor:
+    """``[N]`` bool: atoms with a bond that differs between reactant and product.
+
+    A pair (i, j) is bonded in a frame when its distance is below ``scale`` x the sum of the two covalent
+    radii (ase's table, Angstrom); an atom is reactive when it takes part in a pair bonded in exactly one of
+    R and P. Shapes: ``species [N]``, ``reactant``, ``product [N, 3]`` (Angstrom), ``batch [N]`` sorted.
+    """
+    from ase.data import covalent_radii
+
+    sender, receiver = fully_connected_edges(batch)
+    radii = torch.as_tensor(covalent_radii, dtype=reactant.dtype, device=reactant.device)[species]
+    limit = scale * (radii[sender] + radii[receiver])
+    bonded_r = (reactant[sender] - reactant[receiver]).norm(dim=-1) < limit
+    bonded_p = (product[sender] - product[receiver]).norm(dim=-1) < limit
+    reactive = torch.zeros(species.shape[0], dtype=torch.bool, device=species.device)
+    reactive[receiver[bonded_r != bonded_p]] = True
+    return reactive
+
+
+def aligned_atom_errors(generated: Tensor, reference: Tensor, batch: Tensor) -> Tensor:
+    """``[N]`` squared distance (Angstrom^2) of every atom to the reference after per-reaction Kabsch
+    superposition of the whole molecule (the terms whose per-reaction mean is the squared RMSD)."""
+    return (superpose(generated, reference, batch=batch) - reference).square().sum(-1)

@@ -9,10 +9,11 @@ onto R beforehand). Layer l, for receiver i and senders j in the same reaction (
     h_i <- h_i + phi_h(h_i, sum_j m_ij)
 
 with v_ij = v_i - v_j the edge vectors of the working positions y, the noisy state x_t, the reactant R and
-the product P, and B a Gaussian radial basis. This is the EGNN update (Satorras et al. 2021, eqs. 3-6)
-with three extra vector channels, so rotating, translating or permuting x_t, R and P together rotates,
-translates or permutes the output. The network predicts the clean TS (``x0``):
-``midpoint + remove_com(y_L - midpoint)``, whose centre of mass is the midpoint's.
+the product P, and B a Gaussian radial basis (with ``bond_features`` the edge features also hold each
+distance over the summed covalent radii of the pair and soft bond indicators in R and P). This is the EGNN
+update (Satorras et al. 2021, eqs. 3-6) with three extra vector channels, so rotating, translating or
+permuting x_t, R and P together rotates, translates or permutes the output. The network predicts the clean
+TS (``x0``): ``midpoint + remove_com(y_L - midpoint)``, whose centre of mass is the midpoint's.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from ase.data import covalent_radii
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import degree
 
 from genforge.core.geometry.com import remove_com
 from genforge.core.nets.edges import fully_connected_edges
@@ -32,6 +32,8 @@ from genforge.core.nets.mlp import MLP
 MAX_ATOMIC_NUMBER = 118
 FIXED_FRAMES = 3
 """Geometries that stay fixed inside one call: the noisy state x_t, the reactant R and the product P."""
+BOND_CHANNELS = 6
+"""Extra edge features with ``bond_features``: 4 reduced distances (y, x_t, R, P) + 2 bond indicators (R, P)."""
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,26 @@ class RadialBasis(nn.Module):
         return torch.exp(-0.5 * ((distance.unsqueeze(-1) - self.centres.to(distance.dtype)) / self.width) ** 2)
 
 
-class MultiFrameEGNNLayer(MessagePassing):
+class MultiFrameEGNNLayer(nn.Module):
     """One layer of the update in the module docstring.
+
+    The first linear map of ``phi_e`` acts on [h_i, h_j, e_ij]; it is applied as W_i h_i + W_j h_j + W_e e_ij
+    with the node parts computed once per atom and gathered (the same function as on the concatenation,
+    with the per-edge work of the largest matrix product cut by two thirds).
 
     Args:
         hidden: width of h and of the messages.
-        edge_dim: width of the invariant edge features (radial bases of the four distances).
+        edge_dim: width of the invariant edge features.
         num_vectors: vector channels mixed into the position update (working positions + fixed frames).
 
     Shapes:
-        h ``[N, hidden]``, edge_index ``[2, E]``, vectors ``[E, num_vectors, 3]`` (edge vectors, working
-        positions first), edge_features ``[E, edge_dim]`` -> (h ``[N, hidden]``, update ``[N, 3]``).
+        h ``[N, hidden]``, edge_index ``[2, E]`` (sender, receiver), vectors ``[E, num_vectors, 3]`` (edge
+        vectors, working positions first), edge_features ``[E, edge_dim]``, in_degree ``[N, 1]`` -> (h ``[N,
+        hidden]``, update ``[N, 3]``).
     """
 
     def __init__(self, hidden: int, edge_dim: int, num_vectors: int):
-        super().__init__(aggr="add")
+        super().__init__()
         self.hidden = hidden
         self.phi_e = MLP([2 * hidden + edge_dim, hidden, hidden], activate_last=True)
         self.phi_h = MLP([2 * hidden, hidden, hidden])
@@ -91,19 +98,22 @@ class MultiFrameEGNNLayer(MessagePassing):
         nn.init.xavier_uniform_(last.weight, gain=1e-3)
         self.phi_v = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), last)
 
-    def forward(self, h: Tensor, edge_index: Tensor, vectors: Tensor, edge_features: Tensor
+    def forward(self, h: Tensor, edge_index: Tensor, vectors: Tensor, edge_features: Tensor, in_degree: Tensor
                 ) -> tuple[Tensor, Tensor]:
+        sender, receiver = edge_index
+        first = self.phi_e[0]
+        weight_i, weight_j, weight_e = first.weight.split([self.hidden, self.hidden, edge_features.shape[1]], 1)
+        nodes = torch.cat([h @ weight_i.T, h @ weight_j.T], dim=-1)
+        message = (nodes[receiver, :self.hidden] + nodes[sender, self.hidden:]
+                   + torch.addmm(first.bias, edge_features, weight_e.T))
+        for module in list(self.phi_e)[1:]:
+            message = module(message)
         unit = vectors / (vectors.norm(dim=-1, keepdim=True) + 1.0)
-        aggregated = self.propagate(edge_index, h=h, unit=unit.flatten(1), edge_features=edge_features)
+        edge_update = torch.einsum("ev,evc->ec", self.phi_v(message), unit)
+        aggregated = torch.zeros(h.shape[0], self.hidden + 3, dtype=h.dtype, device=h.device)
+        aggregated.index_add_(0, receiver, torch.cat([message, edge_update], dim=-1))
         messages, update = aggregated.split([self.hidden, 3], dim=-1)
-        in_degree = degree(edge_index[1], h.shape[0], dtype=h.dtype).clamp(min=1.0)
-        return h + self.phi_h(torch.cat([h, messages], dim=-1)), update / in_degree.unsqueeze(-1)
-
-    def message(self, h_i: Tensor, h_j: Tensor, unit: Tensor, edge_features: Tensor) -> Tensor:
-        message = self.phi_e(torch.cat([h_i, h_j, edge_features], dim=-1))
-        weights = self.phi_v(message)
-        update = torch.einsum("ev,evc->ec", weights, unit.unflatten(1, (weights.shape[1], 3)))
-        return torch.cat([message, update], dim=-1)
+        return h + self.phi_h(torch.cat([h, messages], dim=-1)), update / in_degree
 
 
 class TsFlowNet(nn.Module):
@@ -115,16 +125,22 @@ class TsFlowNet(nn.Module):
         num_rbf: radial basis functions per distance.
         cutoff: largest radial-basis centre (Angstrom); edges are all pairs regardless.
         time_dim: sinusoidal time features.
+        bond_features: add, per pair, each frame's distance over the pair's summed covalent radii (y, x_t, R,
+            P) and soft bond indicators in R and in P, sigmoid((1.25 - d / (r_i + r_j)) / 0.05), which mark the
+            bonds the reaction breaks and forms (off in the v1-v3 models).
     """
 
     def __init__(self, hidden: int = 64, num_layers: int = 4, *, num_rbf: int = 16, cutoff: float = 6.0,
-                 time_dim: int = 32):
+                 time_dim: int = 32, bond_features: bool = False):
         super().__init__()
         self.time_dim = time_dim
+        self.bond_features = bond_features
         self.species = nn.Embedding(MAX_ATOMIC_NUMBER + 1, hidden)
         self.time = nn.Linear(time_dim, hidden)
         self.radial = RadialBasis(num_rbf, cutoff)
-        edge_dim = (FIXED_FRAMES + 1) * num_rbf
+        self.register_buffer("covalent_radii", torch.as_tensor(covalent_radii, dtype=torch.float32),
+                             persistent=False)
+        edge_dim = (FIXED_FRAMES + 1) * num_rbf + (BOND_CHANNELS if bond_features else 0)
         self.layers = nn.ModuleList(MultiFrameEGNNLayer(hidden, edge_dim, FIXED_FRAMES + 1)
                                     for _ in range(num_layers))
 
@@ -132,15 +148,28 @@ class TsFlowNet(nn.Module):
         batch = cond.batch
         edge_index = fully_connected_edges(batch)
         sender, receiver = edge_index
+        in_degree = torch.bincount(receiver, minlength=batch.shape[0]).clamp(min=1).to(x_t.dtype).unsqueeze(-1)
         fixed = torch.stack([x_t, cond.reactant, cond.product], dim=1)
         fixed_vectors = fixed[receiver] - fixed[sender]
-        fixed_features = self.radial(fixed_vectors.norm(dim=-1)).flatten(1)
+        fixed_distances = fixed_vectors.norm(dim=-1)
+        fixed_features = self.radial(fixed_distances).flatten(1)
+        bond_length = None
+        if self.bond_features:
+            radii = self.covalent_radii.to(x_t.dtype)[cond.species]
+            bond_length = (radii[receiver] + radii[sender]).unsqueeze(-1)
+            reduced = fixed_distances / bond_length
+            bonds = torch.sigmoid((1.25 - reduced[:, 1:]) / 0.05)
+            fixed_features = torch.cat([fixed_features, reduced, bonds], dim=-1)
         h = self.species(cond.species) + self.time(sinusoidal_embedding(t, self.time_dim).to(x_t.dtype))
         start = cond.midpoint
         y = start
         for layer in self.layers:
             own = y[receiver] - y[sender]
-            features = torch.cat([self.radial(own.norm(dim=-1)), fixed_features], dim=-1)
-            h, update = layer(h, edge_index, torch.cat([own.unsqueeze(1), fixed_vectors], dim=1), features)
+            own_distance = own.norm(dim=-1, keepdim=True)
+            features = [self.radial(own_distance.squeeze(-1)), fixed_features]
+            if bond_length is not None:
+                features.append(own_distance / bond_length)
+            h, update = layer(h, edge_index, torch.cat([own.unsqueeze(1), fixed_vectors], dim=1),
+                              torch.cat(features, dim=-1), in_degree)
             y = y + update
         return start + remove_com(y - start, batch, cond.num_graphs)

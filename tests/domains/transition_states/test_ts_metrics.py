@@ -7,7 +7,12 @@ import torch
 
 from genforge.core.geometry.rotations import random_rotations
 from genforge.datasets.rdb7 import KCAL_PER_MOL_PER_EV
-from genforge.domains.transition_states.metrics import TsScores, score_transition_states
+from genforge.domains.transition_states.metrics import (
+    TsScores,
+    aligned_atom_errors,
+    reactive_atoms,
+    score_transition_states,
+)
 
 F64 = torch.float64
 
@@ -68,3 +73,23 @@ def test_barrier_error_in_kcal_per_mol_and_summary() -> None:
     assert summary["rmsd_median"] == pytest.approx(float((rmsd[1] + rmsd[2]) / 2))
     assert summary["rmsd_mean"] == pytest.approx(float(rmsd.mean()))
     assert summary["seconds_per_ts"] == 1.0
+
+
+def test_reactive_atoms_mark_the_bonds_that_change() -> None:
+    # reaction 0: H-H + H -> H + H-H (collinear) with a far O spectator; reaction 1: an O-H pair that stays bonded
+    species = torch.tensor([1, 1, 1, 8, 8, 1])
+    batch = torch.tensor([0, 0, 0, 0, 1, 1])
+    reactant = torch.tensor([[0.0, 0, 0], [0.74, 0, 0], [3.0, 0, 0], [0, 6.0, 0], [0, 0, 0], [0.97, 0, 0]], dtype=F64)
+    product = torch.tensor([[-1.5, 0, 0], [0.74, 0, 0], [1.48, 0, 0], [0, 6.0, 0], [0, 0, 0], [0.0, 1.0, 0]], dtype=F64)
+    assert reactive_atoms(species, reactant, product, batch).tolist() == [True, True, True, False, False, False]
+
+
+def test_atom_errors_are_the_terms_of_the_squared_rmsd() -> None:
+    species = torch.tensor([6, 1, 1, 8, 1, 1, 1])
+    batch = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    reference = _molecule(0, species.tolist())
+    generated = reference + 0.3 * _molecule(1, species.tolist())
+    errors = aligned_atom_errors(generated, reference, batch)
+    per_reaction = torch.zeros(2, dtype=F64).index_add_(0, batch, errors) / torch.bincount(batch).double()
+    assert torch.allclose(per_reaction.sqrt(), _score(generated, reference, species, batch).rmsd, atol=1e-10)
+    assert errors.min() >= 0 and errors.max() > 1e-3

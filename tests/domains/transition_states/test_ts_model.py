@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from _ts_synthetic import synthetic_reactions
 
@@ -13,12 +14,12 @@ from genforge.core.testing.equivariance import (
     assert_se3_equivariant,
 )
 from genforge.domains.transition_states.flow import generate, reaction_condition
-from genforge.domains.transition_states.model import ReactionCondition, TsFlowNet
+from genforge.domains.transition_states.model import MultiFrameEGNNLayer, ReactionCondition, TsFlowNet
 
 
-def _model(seed: int = 0) -> TsFlowNet:
+def _model(seed: int = 0, *, bond_features: bool = False) -> TsFlowNet:
     torch.manual_seed(seed)
-    model = TsFlowNet(hidden=16, num_layers=2, num_rbf=8, time_dim=8).double().eval()
+    model = TsFlowNet(hidden=16, num_layers=2, num_rbf=8, time_dim=8, bond_features=bond_features).double().eval()
     for layer in model.layers:  # make the vector updates large enough that a broken symmetry shows
         torch.nn.init.normal_(layer.phi_v[-1].weight, std=0.3)
     return model
@@ -32,8 +33,9 @@ def _inputs(seed: int = 3):
     return reactions, x_t, t
 
 
-def test_network_is_se3_equivariant_in_x_t_reactant_and_product_jointly() -> None:
-    model = _model()
+@pytest.mark.parametrize("bond_features", [False, True])
+def test_network_is_se3_equivariant_in_x_t_reactant_and_product_jointly(bond_features: bool) -> None:
+    model = _model(bond_features=bond_features)
     reactions, x_t, t = _inputs()
     batch = reactions.batch
 
@@ -49,8 +51,9 @@ def test_network_is_se3_equivariant_in_x_t_reactant_and_product_jointly() -> Non
     assert moved.abs().max() > 1e-2  # the output is not just the midpoint (the check is not vacuous)
 
 
-def test_network_is_permutation_equivariant() -> None:
-    model = _model(1)
+@pytest.mark.parametrize("bond_features", [False, True])
+def test_network_is_permutation_equivariant(bond_features: bool) -> None:
+    model = _model(1, bond_features=bond_features)
     reactions, x_t, t = _inputs(4)
     batch = reactions.batch
 
@@ -99,3 +102,24 @@ def test_condition_centres_the_reactant_and_superposes_the_product() -> None:
     per_reaction = torch.zeros(len(reactions), dtype=torch.float64).index_add_(0, reactions.batch, after)
     counts = torch.bincount(reactions.batch).double()
     assert torch.allclose((per_reaction / counts).sqrt(), before, atol=1e-8)
+
+
+def test_layer_equals_the_message_mlp_on_concatenated_features() -> None:
+    torch.manual_seed(0)
+    layer = MultiFrameEGNNLayer(hidden=8, edge_dim=5, num_vectors=2).double()
+    torch.nn.init.normal_(layer.phi_v[-1].weight, std=0.3)
+    edge_index = torch.tensor([[1, 2, 0, 2, 0, 1, 4], [0, 0, 1, 1, 2, 2, 3]])
+    h = torch.randn(5, 8, dtype=torch.float64)
+    vectors = torch.randn(7, 2, 3, dtype=torch.float64)
+    features = torch.randn(7, 5, dtype=torch.float64)
+    degree = torch.bincount(edge_index[1], minlength=5).clamp(min=1).double().unsqueeze(-1)
+    h_new, update = layer(h, edge_index, vectors, features, degree)
+    sender, receiver = edge_index
+    message = layer.phi_e(torch.cat([h[receiver], h[sender], features], dim=-1))
+    unit = vectors / (vectors.norm(dim=-1, keepdim=True) + 1.0)
+    per_edge = (layer.phi_v(message).unsqueeze(-1) * unit).sum(1)
+    expected_update = torch.zeros(5, 3, dtype=torch.float64).index_add_(0, receiver, per_edge) / degree
+    summed = torch.zeros(5, 8, dtype=torch.float64).index_add_(0, receiver, message)
+    assert torch.allclose(update, expected_update, atol=1e-12)
+    assert torch.allclose(h_new, h + layer.phi_h(torch.cat([h, summed], dim=-1)), atol=1e-12)
+    assert update[4].abs().max() == 0 and update[3].abs().max() > 1e-4  # atom 4 receives nothing, atom 3 does
