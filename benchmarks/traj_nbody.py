@@ -60,6 +60,9 @@ def table(dataset: str, results: dict[str, dict]) -> str:
         lines.append(f"| {label} | {m['ade']:.4f} | {m['fde']:.4f} | {m['min_ade']:.4f} | {m['min_fde']:.4f} | - |")
     for model, result in results.items():
         rows = [(LABELS[model], result["metrics"][model])]
+        if f"{model}_sample_mean" in result["metrics"]:
+            rows.append((f"{LABELS[model].split(' (')[0]}: mean of the K samples (point forecast)",
+                         result["metrics"][f"{model}_sample_mean"]))
         if "geotdm_prior_mean" in result["metrics"]:
             rows.append(("GeoTDM learnt prior mean only (deterministic)", result["metrics"]["geotdm_prior_mean"]))
         for label, m in rows:

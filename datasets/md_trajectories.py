@@ -10,8 +10,6 @@ Results are cached in ``~/.cache/genforge/md`` under the hash of all parameters.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,7 +18,7 @@ from rich.progress import Progress
 from torch import Tensor
 
 from genforge.core.errors import DataError
-from genforge.datasets.storage import cache_dir, load_cache, save_cache
+from genforge.datasets.simulation_cache import cached_simulation
 
 MOLECULES = {"ethanol": "CCO", "malonaldehyde": "O=CCC=O", "aspirin": "CC(=O)Oc1ccccc1C(=O)O"}
 _CACHE_FORMAT = 1
@@ -133,11 +131,7 @@ def simulate_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_pr
 
 def load_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_progress: bool = True) -> MDData:
     """:func:`simulate_md`, cached on disk under the hash of its arguments."""
-    text = json.dumps({"format": _CACHE_FORMAT, "runs": num_runs, "seed": seed, **asdict(cfg)}, sort_keys=True)
-    path = cache_dir() / "md" / f"{cfg.molecule}_{hashlib.sha256(text.encode()).hexdigest()[:20]}.pt"
-    cached = load_cache(path)
-    if cached is not None:
-        return MDData(cached["pos"], cached["energy"], cached["species"])
-    data = simulate_md(num_runs, seed, cfg, show_progress=show_progress)
-    save_cache(path, {"pos": data.pos, "energy": data.energy, "species": data.species})
-    return data
+    key = {"format": _CACHE_FORMAT, "runs": num_runs, "seed": seed, **asdict(cfg)}
+    payload = cached_simulation("md", cfg.molecule, key,
+                                lambda: vars(simulate_md(num_runs, seed, cfg, show_progress=show_progress)))
+    return MDData(payload["pos"], payload["energy"], payload["species"])

@@ -18,8 +18,6 @@ simulation parameters and the seed; a split is a pure function of them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 import torch
@@ -27,7 +25,7 @@ from rich.progress import Progress
 from torch import Tensor
 
 from genforge.core.errors import DataError
-from genforge.datasets.storage import cache_dir, load_cache, save_cache
+from genforge.datasets.simulation_cache import cached_simulation
 
 _CACHE_FORMAT = 1
 
@@ -156,18 +154,10 @@ def simulate_nbody(num_systems: int, seed: int, cfg: NBodyConfig = NBodyConfig()
     return NBodyData(torch.cat(out_pos).float(), torch.cat(out_vel).float(), charges.float())
 
 
-def _cache_key(num_systems: int, seed: int, cfg: NBodyConfig) -> str:
-    text = json.dumps({"format": _CACHE_FORMAT, "num": num_systems, "seed": seed, **asdict(cfg)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
 def load_nbody(num_systems: int, seed: int, cfg: NBodyConfig = NBodyConfig(), *,
                show_progress: bool = True) -> NBodyData:
     """:func:`simulate_nbody`, cached on disk under the hash of its arguments."""
-    path = cache_dir() / "nbody" / f"charged_{_cache_key(num_systems, seed, cfg)}.pt"
-    cached = load_cache(path)
-    if cached is not None:
-        return NBodyData(cached["pos"], cached["vel"], cached["charges"])
-    data = simulate_nbody(num_systems, seed, cfg, show_progress=show_progress)
-    save_cache(path, {"pos": data.pos, "vel": data.vel, "charges": data.charges})
-    return data
+    key = {"format": _CACHE_FORMAT, "num": num_systems, "seed": seed, **asdict(cfg)}
+    payload = cached_simulation("nbody", "charged", key,
+                                lambda: vars(simulate_nbody(num_systems, seed, cfg, show_progress=show_progress)))
+    return NBodyData(payload["pos"], payload["vel"], payload["charges"])

@@ -9,7 +9,8 @@
   flag as additive token features; translation is removed by centring on the last observed frame's
   centre of mass and rotations are learnt from random-rotation augmentation. It diffuses the residual to
   the last observed frame (a fixed prior), returns a displacement like GeoTDM and shares its
-  preconditioning, loss and sampler.
+  preconditioning, loss and sampler. With ``cond_frames = 0`` it generates whole trajectories
+  unconditionally (tokens centred on their centre of mass, output CoM-free, like GeoTDM's generation mode).
 * :func:`~genforge.domains.trajectories.metrics.constant_velocity` needs no training.
 """
 
@@ -97,17 +98,18 @@ class TrajTransformer(nn.Module):
         return cond
 
     def forward(self, x_t: Tensor, t: Tensor, cond: TrajCondition) -> Tensor:
-        x_cond = cond.x_cond
-        assert x_cond is not None
         B, Tf, N, _ = x_t.shape
-        Tc = x_cond.shape[1]
-        centre = x_cond[:, -1].mean(dim=1)[:, None, None]
-        x = torch.cat([x_cond, x_t + self.prior(cond)], dim=1) - centre  # [B, T, N, 3]
-        T = Tc + Tf
+        if cond.x_cond is None:  # unconditional: whole CoM-free trajectories
+            x = x_t - x_t.mean(dim=(1, 2), keepdim=True)
+            flag = x.new_zeros(B, Tf, N, 1)
+        else:
+            centre = cond.x_cond[:, -1].mean(dim=1)[:, None, None]
+            x = torch.cat([cond.x_cond, x_t + self.prior(cond)], dim=1) - centre  # [B, T, N, 3]
+            flag = torch.cat([x.new_ones(B, cond.x_cond.shape[1], N, 1), x.new_zeros(B, Tf, N, 1)], dim=1)
+        T = x.shape[1]
         frames = sinusoidal_embedding(torch.arange(T, dtype=x.dtype, device=x.device), self.cfg.time_dim,
                                       scale=1.0)[None, :, None].expand(B, T, N, -1)
-        flag = torch.cat([x.new_ones(B, Tc, N, 1), x.new_zeros(B, Tf, N, 1)], dim=1)
         nodes = cond.node_features[:, None].expand(B, T, N, -1)
         pos = torch.cat([nodes, frames, flag], dim=-1).reshape(B, T * N, -1)
-        out = self.dit(x.reshape(B, T * N, 3), t, TokenConditioning(pos=pos)).reshape(B, T, N, 3)
-        return out[:, Tc:]
+        out = self.dit(x.reshape(B, T * N, 3), t, TokenConditioning(pos=pos)).reshape(B, T, N, 3)[:, T - Tf:]
+        return out if cond.x_cond is not None else out - out.mean(dim=(1, 2), keepdim=True)

@@ -12,6 +12,7 @@ import typer
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS / "geotdm_nbody.pt"
+GENERATE_CHECKPOINT = CHECKPOINTS / "geotdm_nbody_generate.pt"
 
 group = typer.Typer(help="Geometric trajectories: N-body / xTB MD simulation, GeoTDM forecasting and generation.",
                     no_args_is_help=True)
@@ -118,7 +119,8 @@ def sample(
 
 @group.command("generate")
 def generate(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="model.pt of an unconditional (mode: generate) run.")],
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="model.pt of an unconditional (mode: generate) run.")
+                    ] = GENERATE_CHECKPOINT,
     out: Annotated[Path, typer.Option("--out", help="Output extended XYZ (trajectories tagged sample=k).")
                    ] = Path("generated.extxyz"),
     num: Annotated[int, typer.Option("--num", help="Trajectories to generate.")] = 4,
@@ -126,7 +128,7 @@ def generate(
                        ] = "1,-1,1,-1,1",
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
-    """Generate whole trajectories with an unconditional GeoTDM (CoM-free, DDPM ancestral sampling).
+    """Generate whole trajectories with an unconditional model (CoM-free, DDPM ancestral sampling).
 
     Example: genforge traj generate --ckpt runs/geotdm_uncond/last.pt --num 4 --out outputs/traj_gen
     """
@@ -152,7 +154,7 @@ def generate(
     features = node_features(loaded.cfg, loaded.species, q)[None].expand(num, -1, -1)
     traj = sample_trajectories(loaded.model, CoMFreeGaussian(PROCESS), features, loaded.cfg.future_frames,
                                steps=loaded.cfg.sample_steps, seed=seed)
-    write_extxyz(out, traj, loaded.species, q if loaded.cfg.dataset == "nbody" else None, info={"model": "geotdm"})
+    write_extxyz(out, traj, loaded.species, q if loaded.cfg.dataset == "nbody" else None, info={"model": loaded.kind})
     typer.echo(f"wrote {num} trajectories of {traj.shape[1]} frames to {out}")
 
 

@@ -21,6 +21,9 @@ the prior mean instead of noise. (GeoTDM predicts eps; with an eps- or plain x0-
 heads start near zero, 25- to 1000-step DDPM sampling diverged or returned noise at the CPU training
 lengths used here.)
 
+Loss weighting: the x0 MSE can be weighted per sample by :func:`noise_level_weight` (EDM's lambda scaled to
+1 at pure noise), without which the lowest noise levels get almost no gradient (jittery samples).
+
 Sampling uses ``solvers.ancestral`` (DDPM ancestral sampling, GeoTDM's sampler) on ``grids.uniform(steps)``.
 """
 
@@ -99,12 +102,26 @@ def random_rotate(traj: Tensor, generator: torch.Generator) -> Tensor:
     return torch.einsum("bij,btnj->btni", rotation, traj)
 
 
-def forecast_loss(process: GaussianPath, cond_frames: int, *, prior_weight: float = 0.0,
-                  augment: bool = False) -> Callable[[nn.Module, TrajBatch, torch.Generator], tuple[Tensor, dict]]:
+def noise_level_weight(process: GaussianPath, t: Tensor, sigma_data: float) -> Tensor:
+    """EDM's loss weight for :class:`Preconditioned`, scaled to 1 at pure noise: ``[B] -> [B]``,
+
+    w(t) = 1 + alpha^2 sigma_d^2 / sigma^2 = sigma_d^2 / c_out^2.
+
+    The x0 error is c_out times the network's own error, so an unweighted x0 loss gives the low noise levels
+    (c_out ~ sigma -> 0) almost no gradient; with w every level counts alike in the network's output.
+    """
+    alpha, sigma = process.alpha(t), process.sigma(t)
+    return 1.0 + (alpha * sigma_data / sigma).square()
+
+
+def forecast_loss(process: GaussianPath, cond_frames: int, *, prior_weight: float = 0.0, augment: bool = False,
+                  sigma_data: float | None = None) -> Callable[[nn.Module, TrajBatch, torch.Generator],
+                                                                tuple[Tensor, dict]]:
     """``loss_fn(model, (traj, nodes), generator)`` for the core Trainer: the process's MSE on the residual.
 
     ``model`` is a :class:`Preconditioned` network (or its DDP wrapper); one call (its training pass) computes
-    the prior, the target and the estimate.
+    the prior, the target and the estimate. With ``sigma_data`` each sample's MSE is weighted by
+    :func:`noise_level_weight` (None: unweighted x0 MSE).
     """
     def loss_fn(model: nn.Module, batch: TrajBatch, generator: torch.Generator) -> tuple[Tensor, dict]:
         traj, nodes = batch
@@ -114,7 +131,10 @@ def forecast_loss(process: GaussianPath, cond_frames: int, *, prior_weight: floa
         t = process.sample_time(x_future.shape[0], generator, device=x_future.device)
         noise = process.sample_noise(x_future, generator)
         r0_hat, r0, x_ref = model(noise, t, TrajCondition(nodes, x_cond), future=x_future)
-        diffusion = process.loss(r0_hat, r0, noise, t).mean()
+        per_sample = process.loss(r0_hat, r0, noise, t)
+        if sigma_data is not None:
+            per_sample = per_sample * noise_level_weight(process, t, sigma_data).to(per_sample.dtype)
+        diffusion = per_sample.mean()
         prior_error = (x_ref - x_future).square().mean()
         loss = diffusion + prior_weight * prior_error if prior_weight else diffusion
         return loss, {"diffusion": diffusion.detach(), "prior_mse": prior_error.detach()}
@@ -122,10 +142,14 @@ def forecast_loss(process: GaussianPath, cond_frames: int, *, prior_weight: floa
     return loss_fn
 
 
-def generation_loss(process: CoMFreeGaussian) -> Callable[[nn.Module, TrajBatch, torch.Generator], Tensor]:
-    """CoM-free MSE over whole trajectories (unconditional GeoTDM)."""
+def generation_loss(process: CoMFreeGaussian, *, augment: bool = False,
+                    sigma_data: float | None = None) -> Callable[[nn.Module, TrajBatch, torch.Generator], Tensor]:
+    """CoM-free MSE over whole trajectories (unconditional GeoTDM; the transformer with ``augment``); with
+    ``sigma_data`` weighted per sample by :func:`noise_level_weight`."""
     def loss_fn(model: nn.Module, batch: TrajBatch, generator: torch.Generator) -> Tensor:
         traj, nodes = batch
+        if augment:
+            traj = random_rotate(traj, generator)
         B, T, N, _ = traj.shape
         graph = torch.arange(B, device=traj.device).repeat_interleave(T * N)
         x0 = (traj - traj.mean(dim=(1, 2), keepdim=True)).reshape(-1, 3)
@@ -133,7 +157,10 @@ def generation_loss(process: CoMFreeGaussian) -> Callable[[nn.Module, TrajBatch,
         noise = process.sample_noise(x0, generator, batch=graph, num_graphs=B)
         x_t = process.corrupt(x0, t[graph], noise).reshape(B, T, N, 3)
         pred = model(x_t, t, TrajCondition(nodes)).reshape(-1, 3)
-        return process.loss(pred, x0, noise, t[graph], batch=graph, num_graphs=B).mean()
+        per_sample = process.loss(pred, x0, noise, t[graph], batch=graph, num_graphs=B)
+        if sigma_data is not None:
+            per_sample = per_sample * noise_level_weight(process.path, t, sigma_data).to(per_sample.dtype)
+        return per_sample.mean()
 
     return loss_fn
 

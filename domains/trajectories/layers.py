@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genforge.core.nets.embeddings import sinusoidal_embedding
@@ -59,15 +60,15 @@ class SpatialLayer(nn.Module):
 
     def forward(self, x: Tensor, h: Tensor, e: Tensor) -> tuple[Tensor, Tensor]:
         N = h.shape[2]
-        diff = x[:, :, :, None, :] - x[:, :, None, :, :]
+        diff = off_diagonal(x[:, :, :, None, :] - x[:, :, None, :, :])  # [B, T, N, N-1, 3] = x_i - x_j, j != i
         dist2 = diff.square().sum(-1, keepdim=True)
-        # phi_e's first linear map on [h_i, h_j, d2, e] split into its node and pair parts (same function)
-        pair = self.pair(torch.cat([dist2, e[:, None].expand(-1, x.shape[1], -1, -1, -1)], dim=-1))
-        pre = self.receiver(h)[:, :, :, None] + self.sender(h)[:, :, None] + pair
-        off_diagonal = (1.0 - torch.eye(N, dtype=x.dtype, device=x.device))[:, :, None]
-        messages = self.message(pre) * off_diagonal
+        # phi_e's first linear map on [h_i, h_j, d2, e] split into its node, distance and static pair parts
+        weight = self.pair.weight  # [H, 1 + E]
+        static = F.linear(off_diagonal(e), weight[:, 1:])[:, None]  # [B, 1, N, N-1, H], shared by all frames
+        nodes = off_diagonal(self.receiver(h)[:, :, :, None] + self.sender(h)[:, :, None])
+        messages = self.message(nodes + static + dist2 * weight[:, 0])
         h = h + self.phi_h(torch.cat([h, messages.sum(3)], dim=-1))
-        weights = self.phi_x(messages) * off_diagonal / ((dist2 + 1e-8).sqrt() + 1.0)
+        weights = self.phi_x(messages) / ((dist2 + 1e-8).sqrt() + 1.0)
         x = x + (diff * weights).sum(3) / max(N - 1, 1)
         return x, h
 
@@ -118,6 +119,17 @@ class SpatioTemporalBlock(nn.Module):
     def forward(self, x: Tensor, h: Tensor, e: Tensor) -> tuple[Tensor, Tensor]:
         x, h = self.spatial(x, h, e)
         return self.temporal(x, h)
+
+
+def off_diagonal(pairs: Tensor) -> Tensor:
+    """The entries j != i of every row i of a pair tensor, in order: ``[..., N, N, C] -> [..., N, N-1, C]``.
+
+    Views only plus one copy (no gather): dropping the first of the N^2 flattened entries puts every diagonal
+    entry at the end of a row of N + 1.
+    """
+    *lead, N, _, C = pairs.shape
+    rows = pairs.reshape(*lead, N * N, C)[..., 1:, :].reshape(*lead, N - 1, N + 1, C)
+    return rows[..., :N, :].reshape(*lead, N, N - 1, C)
 
 
 def pair_attributes(node_features: Tensor) -> Tensor:

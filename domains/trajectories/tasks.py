@@ -20,7 +20,7 @@ from rich.table import Table
 from torch import Tensor, nn
 
 from genforge.core.config import dump_task_config, register_task, task_from_dict
-from genforge.core.errors import CheckpointError
+from genforge.core.errors import CheckpointError, ConfigError
 from genforge.core.processes import CoMFreeGaussian, VPLinear
 from genforge.core.train import TrainConfig, Trainer
 from genforge.domains.trajectories.baselines import BaselineConfig, EGNNForecaster, TrajTransformer
@@ -56,7 +56,8 @@ class TrajConfig:
         data_seed: simulation seed (held-out data use the next seed / the last MD run).
         molecule: MD molecule name or SMILES.
         md_runs: MD runs (the last is held out).
-        mode: ``forecast`` (condition on ``cond_frames``) or ``generate`` (whole windows, GeoTDM only).
+        mode: ``forecast`` (condition on ``cond_frames``) or ``generate`` (whole windows; GeoTDM and the
+            transformer).
         cond_frames: observed frames Tc.
         future_frames: forecast frames Tf (generate mode: frames of a generated trajectory).
         hidden: invariant feature width (all models).
@@ -65,6 +66,8 @@ class TrajConfig:
         time_dim: sinusoidal embedding width.
         prior_weight: weight of the optional direct prior loss (0 = the paper's objective).
         sigma_data: residual scale of the diffusion models' preconditioning (data units).
+        loss_weighting: ``uniform`` (x0 MSE) or ``edm`` (x0 MSE times
+            :func:`~genforge.domains.trajectories.diffusion.noise_level_weight`; diffusion models).
         sample_steps: solver steps at evaluation.
         solver: a name in ``core.solvers.SOLVERS`` (``ancestral`` = DDPM, the paper's sampler; ``ddim``...).
         num_samples: K forecasts per system for min-ADE / min-FDE.
@@ -88,6 +91,7 @@ class TrajConfig:
     time_dim: int = 32
     prior_weight: float = 0.0
     sigma_data: float = 0.3
+    loss_weighting: Literal["uniform", "edm"] = "uniform"
     sample_steps: int = 100
     solver: str = "ancestral"
     num_samples: int = 5
@@ -110,12 +114,14 @@ def load_sets(cfg: TrajConfig) -> tuple[TrajectorySet, TrajectorySet]:
 def build_model(kind: str, cfg: TrajConfig, node_dim: int) -> nn.Module:
     """The network of task ``kind`` (``geotdm``, ``egnn``, ``transformer``) sized by the recipe."""
     cond = cfg.cond_frames if cfg.mode == "forecast" else 0
+    if kind == "egnn" and not cond:
+        raise ConfigError("the EGNN regressor only forecasts; use mode: forecast", field="mode")
     if kind == "geotdm":
         net: nn.Module = GeoTDM(GeoTDMConfig(node_dim=node_dim, hidden=cfg.hidden, layers=cfg.layers,
                                              prior_layers=cfg.prior_layers, cond_frames=cond,
                                              future_frames=cfg.future_frames, time_dim=cfg.time_dim))
         return Preconditioned(net, PROCESS, cfg.sigma_data)
-    base = BaselineConfig(node_dim=node_dim, hidden=cfg.hidden, layers=cfg.layers, cond_frames=cfg.cond_frames,
+    base = BaselineConfig(node_dim=node_dim, hidden=cfg.hidden, layers=cfg.layers, cond_frames=cond,
                           future_frames=cfg.future_frames, time_dim=cfg.time_dim)
     if kind == "egnn":
         return EGNNForecaster(base)
@@ -126,8 +132,10 @@ def _loss(kind: str, cfg: TrajConfig):  # type: ignore[no-untyped-def]
     if kind == "egnn":
         return regression_loss(cfg.cond_frames)
     if cfg.mode == "generate":
-        return generation_loss(CoMFreeGaussian(PROCESS))
-    return forecast_loss(PROCESS, cfg.cond_frames, prior_weight=cfg.prior_weight, augment=kind == "transformer")
+        return generation_loss(CoMFreeGaussian(PROCESS), augment=kind == "transformer",
+                               sigma_data=cfg.sigma_data if cfg.loss_weighting == "edm" else None)
+    return forecast_loss(PROCESS, cfg.cond_frames, prior_weight=cfg.prior_weight, augment=kind == "transformer",
+                         sigma_data=cfg.sigma_data if cfg.loss_weighting == "edm" else None)
 
 
 def forecast(model: nn.Module, kind: str, cond: TrajCondition, cfg: TrajConfig, seed: int) -> Tensor:
@@ -151,6 +159,8 @@ def evaluate_forecasts(model: nn.Module, kind: str, cfg: TrajConfig, held_out: T
     model_metrics = {**forecast_metrics(samples, target), "sampling_seconds": seconds}
     metrics = {kind: model_metrics,
                "constant_velocity": forecast_metrics(constant_velocity(x_cond, cfg.future_frames)[:, None], target)}
+    if samples.shape[1] > 1:  # the mean of the K samples, a point estimate of the conditional mean
+        metrics[f"{kind}_sample_mean"] = forecast_metrics(samples.mean(1, keepdim=True), target)
     if kind == "geotdm":  # the learnt equivariant prior mean alone, a deterministic forecast
         with torch.no_grad():
             prior = model.prior(TrajCondition(nodes, x_cond).to(next(model.parameters()).device)).cpu()
