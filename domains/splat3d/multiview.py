@@ -33,6 +33,10 @@ from genforge.domains.splat3d.rays import canonical_context, pixel_rays, plucker
 Kind = Literal["splat", "regression", "pixel"]
 SPLAT_CHANNELS = 15
 """Per-pixel raw outputs: depth 1, offset 3, scale 3, rotation 4, opacity 1, colour 3."""
+RASTER_OPTIONS = {"tile_size": 4, "chunk_elems": 1 << 18}
+"""Torch-rasterizer tiling for the small per-pixel Gaussians (1-4 px) at 32 px: 4 px tiles and small chunks
+pad each tile's depth list less; measured 2x faster per training step than 8 px tiles / 2M-element chunks.
+Speed only: the image does not depend on it."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,9 @@ class MultiviewModel(nn.Module):
         """Images ``[B, C, 3, H, W]`` in [0, 1] (white background) of the scenes in cameras ``[B, C, 4, 4]``."""
         b, c = viewmats.shape[:2]
         size = self.cfg.size
+        options = {} if splats.means.is_cuda else RASTER_OPTIONS
         out = rasterize(splats.means, splats.quats, splats.scales, splats.opacities, splats.colours, viewmats,
-                        self.Ks.expand(b, c, 3, 3), size, size, background=splats.means.new_ones(3))
+                        self.Ks.expand(b, c, 3, 3), size, size, background=splats.means.new_ones(3), **options)
         return out.image.reshape(b, c, 3, size, size)
 
     def _cameras(self, cond: ViewCond) -> Tensor:
