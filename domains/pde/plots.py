@@ -11,17 +11,29 @@ from torch import Tensor
 from genforge.core.atomic import save_figure
 
 
-def _save(fig, path: Path) -> None:  # type: ignore[no-untyped-def]
-    save_figure(fig, path, dpi=110)
-
-
-def heatmaps(panels: Mapping[str, tuple[Tensor, Tensor]], path: str | Path, title: str = "") -> Path:
-    """One row per method with its u ``[81, 120]`` and f ``[80, 120]`` as (x, t) images; shared colour scales."""
+def _pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib.pyplot on the file-only Agg backend (imported here to keep the CLI import light)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _finish(fig, path: str | Path, title: str = "", title_size: int = 10) -> Path:  # type: ignore[no-untyped-def]
+    """Add the figure title, lay out and save ``fig`` atomically to ``path`` (110 dpi)."""
+    if title:
+        fig.suptitle(title, fontsize=title_size)
+    fig.tight_layout()
+    path = Path(path)
+    save_figure(fig, path, dpi=110)
+    return path
+
+
+def heatmaps(panels: Mapping[str, tuple[Tensor, Tensor]], path: str | Path, title: str = "") -> Path:
+    """One row per method with its u ``[81, 120]`` and f ``[80, 120]`` as (x, t) images; shared colour scales."""
+    plt = _pyplot()
     rows = len(panels)
     fig, axes = plt.subplots(rows, 2, figsize=(8, 2.2 * rows + 0.6), squeeze=False)
     u_max = max(float(np.abs(u.numpy()).max()) for u, _ in panels.values()) or 1.0
@@ -34,21 +46,12 @@ def heatmaps(panels: Mapping[str, tuple[Tensor, Tensor]], path: str | Path, titl
             axes[row][col].set_xlabel("x")
             axes[row][col].set_ylabel("t")
             fig.colorbar(image, ax=axes[row][col])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    _save(fig, path)
-    return path
+    return _finish(fig, path, title, 10)
 
 
 def j_bars(values: Mapping[str, tuple[float, float]], path: str | Path, title: str = "") -> Path:
     """Bar chart of mean J with its standard error per method (``{name: (mean, sem)}``); log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = list(values)
     means = [values[n][0] for n in names]
     errors = [values[n][1] for n in names]
@@ -60,21 +63,14 @@ def j_bars(values: Mapping[str, tuple[float, float]], path: str | Path, title: s
     ax.set_ylabel("J (re-simulated, fine solver)")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    _save(fig, path)
-    return path
+    return _finish(fig, path)
 
 
 def field_panels(panels: Mapping[str, Tensor], path: str | Path, title: str = "", t_end: float = 8.0,
                  columns: int = 4) -> Path:
     """(x, t) heat maps of named fields ``[K, N]`` (any grids), ``columns`` per row; fields named ``a - b``
     (differences) share their own colour scale, the others one common scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.2 * rows + 0.4), squeeze=False)
     scales = {}
@@ -91,21 +87,12 @@ def field_panels(panels: Mapping[str, Tensor], path: str | Path, title: str = ""
         fig.colorbar(image, ax=ax, fraction=0.046)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    _save(fig, path)
-    return path
+    return _finish(fig, path, title, 10)
 
 
 def density_frames(rows: Mapping[str, Tensor], frames: list[int], path: str | Path, title: str = "") -> Path:
     """Smoke density snapshots: one row per method (density ``[T+1, n, n]``, row 0 = bottom), one column per frame."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(len(rows), len(frames), figsize=(2.0 * len(frames), 2.1 * len(rows) + 0.5),
                              squeeze=False)
     vmax = max(float(d.max()) for d in rows.values()) or 1.0
@@ -115,9 +102,4 @@ def density_frames(rows: Mapping[str, Tensor], frames: list[int], path: str | Pa
             axes[r][c].set_xticks([])
             axes[r][c].set_yticks([])
             axes[r][c].set_title(f"{name}, frame {frame}", fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    _save(fig, path)
-    return path
+    return _finish(fig, path, title, 9)
