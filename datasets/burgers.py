@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from genforge.datasets.simulation_cache import simulate_in_chunks
 from genforge.datasets.storage import cache_dir, load_cache, save_cache
 
 NU = 0.01
@@ -223,12 +224,7 @@ def generate(num: int, seed: int = 0, refine: int = 2, *, chunk: int = 500,
     generator = torch.Generator().manual_seed(seed)
     u0 = sample_u0(num, generator)
     f = sample_forcing(num, generator)
-    parts = []
-    for start in range(0, num, chunk):
-        with torch.no_grad():
-            parts.append(simulate(u0[start:start + chunk], f[start:start + chunk], refine))
-        if progress is not None:
-            progress(min(start + chunk, num))
+    parts = simulate_in_chunks(lambda rows: simulate(u0[rows], f[rows], refine), num, chunk, progress)
     u = torch.cat(parts) if parts else torch.zeros(0, NUM_INTERVALS + 1, NUM_X, dtype=torch.float64)
     return {"u": u.float(), "f": f.float()}
 

@@ -36,6 +36,7 @@ from genforge.datasets.burgers import (
     sample_forcing,
     sample_u0,
 )
+from genforge.datasets.simulation_cache import simulate_in_chunks
 from genforge.datasets.storage import cache_dir, load_cache, save_cache
 
 _FORMAT = 1
@@ -89,13 +90,8 @@ def generate(num: int, seed: int, frames: int, points: int, solver_points: int, 
     generator = torch.Generator().manual_seed(seed)
     u0 = sample_u0(num, generator)
     f = sample_forcing(num, generator)
-    parts = []
-    for start in range(0, num, chunk):
-        with torch.no_grad():
-            parts.append(solve_cell_centred(u0[start:start + chunk], f[start:start + chunk], frames, points,
-                                            solver_points).float())
-        if progress is not None:
-            progress(min(start + chunk, num))
+    parts = simulate_in_chunks(
+        lambda rows: solve_cell_centred(u0[rows], f[rows], frames, points, solver_points).float(), num, chunk, progress)
     return torch.cat(parts) if parts else torch.zeros(0, frames, points)
 
 

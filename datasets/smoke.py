@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genforge.datasets.simulation_cache import simulate_in_chunks
 from genforge.datasets.storage import cache_dir, load_cache, save_cache
 
 WALLS = ("left", "right", "bottom", "top")
@@ -334,12 +335,7 @@ def generate(num: int, seed: int = 0, cfg: SmokeConfig | None = None, *, chunk: 
     generator = torch.Generator().manual_seed(seed)
     rho0 = sample_initial(num, generator, cfg)
     control = sample_controls(num, generator, cfg)
-    parts = []
-    for start in range(0, num, chunk):
-        with torch.no_grad():
-            parts.append(simulate(rho0[start:start + chunk], control[start:start + chunk], cfg))
-        if progress is not None:
-            progress(min(start + chunk, num))
+    parts = simulate_in_chunks(lambda rows: simulate(rho0[rows], control[rows], cfg), num, chunk, progress)
     out = {key: torch.cat([part[key] for part in parts]).float() for key in parts[0]} if parts else {}
     return {**out, "control": control.float()}
 
