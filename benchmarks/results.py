@@ -59,3 +59,12 @@ def replace_marked_section(readme: Path, name: str, body: str) -> None:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), flags=re.DOTALL)
     text = pattern.sub(lambda _: f"{begin}\n{body.strip()}\n{end}", readme.read_text(), count=1)
     atomic_write_text(readme, text)
+
+
+def publish(title: str, body: str, readme: Path | None = None, marker: str = "") -> None:
+    """Print ``body``, append it to RESULTS.md under ``title`` and, with ``readme``, also put it (stamped with
+    machine and commit) between that README's ``marker`` comments."""
+    print(body)
+    append_result(title, body)
+    if readme is not None:
+        replace_marked_section(readme, marker, f"_{machine()} · commit {commit()}_\n\n{body}")

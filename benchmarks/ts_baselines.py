@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.results import append_result, commit, machine, replace_marked_section
+from benchmarks.results import publish
 from genforge.datasets.rdb7 import KCAL_PER_MOL_PER_EV, ReactionBatch, load_rdb7, split_reactions
 from genforge.domains.transition_states.baselines import idpp_highest_image, linear_midpoint
 from genforge.domains.transition_states.metrics import (
@@ -120,10 +120,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.seed}), reference = DFT TS of the data set, energies GFN2-xTB; {elapsed:.0f} s in all."
             f"\n\n"
             f"{table(scores)}\n\n{context}\n")
-    print(body)
-    append_result("Transition-state baselines (RDB7 validation, GFN2-xTB)", body)
-    if args.write_readme:
-        replace_marked_section(README, "ts_baselines", f"_{machine()} · commit {commit()}_\n\n{body}")
+    publish("Transition-state baselines (RDB7 validation, GFN2-xTB)", body,
+            README if args.write_readme else None, "ts_baselines")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from benchmarks.results import append_result, commit, machine, replace_marked_section
+from benchmarks.results import publish
 from benchmarks.ts_baselines import validation_subset
 from genforge.core.geometry.com import graph_mean
 from genforge.core.geometry.kabsch import aligned_rmsd
@@ -108,10 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     body = (f"`{command}`: {len(reactions)} RDB7 validation reactions (split seed 0), Kabsch RMSD to the DFT TS; "
             f"models = the shipped checkpoints with their own samplers; {time.perf_counter() - start:.0f} s.\n\n"
             f"{breakdown(reactions, generated)}\n")
-    print(body)
-    append_result("Transition-state error breakdown (RDB7 validation)", body)
-    if args.write_readme:
-        replace_marked_section(README, "ts_errors", f"_{machine()} · commit {commit()}_\n\n{body}")
+    publish("Transition-state error breakdown (RDB7 validation)", body,
+            README if args.write_readme else None, "ts_errors")
 
 
 if __name__ == "__main__":

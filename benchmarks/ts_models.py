@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.results import append_result, commit, machine, replace_marked_section
+from benchmarks.results import publish
 from benchmarks.ts_baselines import evaluate as evaluate_baselines
 from benchmarks.ts_baselines import table, validation_subset
 from genforge.datasets.rdb7 import ReactionBatch, load_rdb7, split_reactions
@@ -194,10 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{table({**baseline_scores, **scores})}\n\n"
         f"RMSD median / mean (Å) against the number of Euler steps (first {len(sweep_reactions)} of these "
         f"reactions):\n\n{sweep}\n\n{context}\n")
-    print(body)
-    append_result("Transition-state flow models vs baselines (RDB7 validation, GFN2-xTB)", body)
-    if args.write_readme:
-        replace_marked_section(README, "ts_models", f"_{machine()} · commit {commit()}_\n\n{body}")
+    publish("Transition-state flow models vs baselines (RDB7 validation, GFN2-xTB)", body,
+            README if args.write_readme else None, "ts_models")
     if args.from_runs:
         for variant, package in packages.items():
             label = f"{LABELS[variant]}, {package.solver} {package.steps} steps"

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from rich.progress import track
 
-from benchmarks.results import append_result, commit, machine, replace_marked_section
+from benchmarks.results import publish
 from benchmarks.ts_baselines import validation_subset
 from genforge.core.geometry.kabsch import aligned_rmsd
 from genforge.domains.transition_states.baselines import linear_midpoint
@@ -75,11 +75,8 @@ def main(argv: list[str] | None = None) -> None:
             f"GFN2-xTB, at most {args.max_steps} steps; a first-order saddle = forces < {args.fmax} eV/Å and "
             f"exactly one imaginary frequency (|ν| > 50 cm⁻¹, finite differences); {len(every)} reactions reach "
             f"one from every start; {time.perf_counter() - begin:.0f} s in all.\n\n" + "\n".join(rows) + "\n")
-    print(body)
-    append_result("Transition-state saddle refinement from generated vs interpolated guesses (Sella, GFN2-xTB)",
-                  body)
-    if args.write_readme:
-        replace_marked_section(README, "ts_refine", f"_{machine()} · commit {commit()}_\n\n{body}")
+    publish("Transition-state saddle refinement from generated vs interpolated guesses (Sella, GFN2-xTB)", body,
+            README if args.write_readme else None, "ts_refine")
 
 
 if __name__ == "__main__":
