@@ -44,7 +44,7 @@ def _times(t: float, like: Tensor) -> Tensor:
 def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: ContinuousBFN, frac_init: Tensor,
                          lattice_init: Tensor, grid: Tensor, *, generator: torch.Generator | None = None,
                          callback: CrystalCallback | None = None,
-                         concentration_init: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                         concentration_init: Tensor | None = None, noise_scale: float = 1.0) -> tuple[Tensor, Tensor]:
     """CrysBFN generation (their Alg. 2 with the Gaussian BFN lattice of Graves et al., Alg. 3).
 
     Step i: (x_hat, l_hat) from the network at (m, c, mu, t_i); y ~ vM(x_hat, alpha_i) with the entropy
@@ -56,6 +56,8 @@ def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: C
         lattice_init: prior lattice means ``[B, ...]`` (``lattice.prior``: 0).
         grid: descending times from 1 to 0 (or from t0 < 1 with a flow state at t0 as the initial values).
         concentration_init: coordinate concentrations ``[N, 3]`` at ``grid[0]`` (None: 0, the prior's).
+        noise_scale: multiplies the sender noise of coordinates (von Mises offsets) and lattice (1: the Bayesian
+            flow sampler; < 1 a lower-temperature variant; 0: every update at the network's estimate).
 
     Returns:
         (coordinates ``[N, 3]`` wrapped into [0, period), lattice data estimate ``[B, ...]``) at ``grid[-1]``.
@@ -73,10 +75,10 @@ def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: C
             callback(i, t, m, mu)
         offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
                                    torch.full(m.shape, alphas[i], dtype=torch.float64, device=m.device), generator)
-        m, c = coords.update(m, c, x_hat + to_data_units * offsets.to(m.dtype), alphas[i])
+        m, c = coords.update(m, c, x_hat + noise_scale * to_data_units * offsets.to(m.dtype), alphas[i])
         accuracy = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-        mu, rho_next = lattice.update(mu, rho, l_hat + noise / math.sqrt(accuracy), accuracy)
+        mu, rho_next = lattice.update(mu, rho, l_hat + noise_scale * noise / math.sqrt(accuracy), accuracy)
         rho = float(rho_next)
     times = _times(float(grid[-1]), mu)
     x_hat, lattice_out = model(m, c, mu, times)
@@ -141,7 +143,8 @@ def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteB
                                  lattice: ContinuousBFN, num_atoms: int, num_graphs: int, lattice_dim: int,
                                  grid: Tensor, *,
                                  generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
-                                 device: torch.device | str | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                                 device: torch.device | str | None = None,
+                                 noise_scale: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
     """CrysBFN de novo generation: species, coordinates and lattice from their priors, one network call per step.
 
     Step i (t_i -> t_{i+1}): (logits, x_hat, lattice_out) from the network at (theta, m, c, mu, t_i); species:
@@ -155,6 +158,8 @@ def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteB
         num_graphs: B.
         lattice_dim: D, the width of the lattice representation.
         grid: descending times from 1 to 0.
+        noise_scale: multiplies the coordinate and lattice sender noise (as :func:`periodic_lattice_bfn`;
+            the species updates keep theirs).
 
     Returns:
         (species class indices ``[N]`` long, coordinates ``[N, 3]`` in [0, period), lattice estimate ``[B, D]``).
@@ -178,9 +183,10 @@ def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteB
         theta = types.update(theta, mean + math.sqrt(accuracy * num_classes) * _normal_like(theta, generator))
         offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
                                    torch.full(m.shape, alphas[i], dtype=torch.float64, device=m.device), generator)
-        m, c = coords.update(m, c, x_hat + to_data_units * offsets.to(m.dtype), alphas[i])
+        m, c = coords.update(m, c, x_hat + noise_scale * to_data_units * offsets.to(m.dtype), alphas[i])
         gain = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
-        mu, rho_next = lattice.update(mu, rho, l_hat + _normal_like(mu, generator) / math.sqrt(gain), gain)
+        mu, rho_next = lattice.update(mu, rho, l_hat + noise_scale * _normal_like(mu, generator) / math.sqrt(gain),
+                                      gain)
         rho = float(rho_next)
     times = torch.full((num_graphs,), float(grid[-1]), dtype=dtype, device=device)
     logits, x_hat, lattice_out = model(theta, m, c, mu, times)

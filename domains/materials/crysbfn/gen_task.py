@@ -70,6 +70,8 @@ class CrystalGenConfig:
         coord_loss: ``kl`` (the paper's discrete-time weight) or ``uniform`` (equal weight at every step).
         type_weight, lattice_weight: loss weights of the species and lattice terms.
         sample_steps: sampling steps of the evaluation.
+        sample_noise_scale: coordinate / lattice sender-noise scale of the sampler (1: the Bayesian flow; see
+            :func:`~genforge.core.solvers.crystal.species_lattice_periodic_bfn`).
         num_samples: crystals generated for the evaluation.
         max_eval: held-out structures used as the reference (None: all).
         coverage: compute COV-R / COV-P (needs matminer; CrystalNN fingerprints take minutes).
@@ -89,6 +91,7 @@ class CrystalGenConfig:
     type_weight: float = 1.0
     lattice_weight: float = 1.0
     sample_steps: int = 100
+    sample_noise_scale: float = 1.0
     num_samples: int = 500
     max_eval: int | None = None
     coverage: bool = True
@@ -177,7 +180,7 @@ def gen_loss(model: nn.Module, batch: AtomsBatch, generator: torch.Generator, pr
     num_classes = processes.types.num_classes
     type_noise = torch.randn((batch.species.shape[0], num_classes), generator=generator, dtype=batch.frac.dtype,
                              device=batch.frac.device)
-    coord_noise = processes.coords.sample_noise(batch.frac, generator)
+    coord_noise = processes.coords.sample_noise(batch.frac, generator, t[batch.batch])
     lattice_noise = torch.randn((batch.num_graphs, LATTICE_DIM), generator=generator, dtype=batch.frac.dtype,
                                 device=batch.frac.device)
     types, coord, lat = gen_terms(model, batch, t, (type_noise, coord_noise, lattice_noise), processes,
@@ -188,9 +191,11 @@ def gen_loss(model: nn.Module, batch: AtomsBatch, generator: torch.Generator, pr
 
 @torch.no_grad()
 def generate_crystals(model: CrystalGenNet, cfg: CrystalGenConfig, num: int, steps: int, seed: int, *,
-                      progress: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                      progress: bool = False, noise_scale: float | None = None
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``num`` crystals: (species ``[N]`` atomic numbers, frac ``[N, 3]``, cells ``[num, 3, 3]`` Angstrom,
-    atom counts ``[num]`` drawn from the training distribution), sampled in chunks of ``SAMPLE_CHUNK``."""
+    atom counts ``[num]`` drawn from the training distribution), sampled in chunks of ``SAMPLE_CHUNK``
+    (sender noise scaled by ``noise_scale``, default ``cfg.sample_noise_scale``)."""
     model.eval()
     processes = GenProcesses.of(cfg, model.num_classes)
     generator = torch.Generator().manual_seed(seed)
@@ -207,7 +212,8 @@ def generate_crystals(model: CrystalGenNet, cfg: CrystalGenConfig, num: int, ste
 
         classes, frac, lattice = species_lattice_periodic_bfn(
             network, processes.types, processes.coords, processes.lattice, int(counts.sum()), counts.shape[0],
-            LATTICE_DIM, grids.uniform(steps), generator=generator)
+            LATTICE_DIM, grids.uniform(steps), generator=generator,
+            noise_scale=cfg.sample_noise_scale if noise_scale is None else noise_scale)
         species.append(model.elements[classes])
         fracs.append(frac)
         cells.append(model.denormalise(lattice))

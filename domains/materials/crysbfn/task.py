@@ -85,6 +85,8 @@ class CrystalCSPConfig:
             the same misfit 1 - cos(2 pi (x - x_hat)) with equal weight at every step (as DDPM's simple loss).
         lattice_weight: weight of the lattice loss.
         sample_steps: sampling steps for the evaluation.
+        sample_noise_scale: CrysBFN sampler's sender-noise scale (1: the Bayesian flow; see
+            :func:`~genforge.core.solvers.crystal.periodic_lattice_bfn`).
         train: core trainer settings.
     """
 
@@ -103,6 +105,7 @@ class CrystalCSPConfig:
     coord_loss: Literal["kl", "uniform"] = "kl"
     lattice_weight: float = 1.0
     sample_steps: int = 100
+    sample_noise_scale: float = 1.0
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -156,7 +159,7 @@ def crysbfn_loss(model: nn.Module, batch: AtomsBatch, generator: torch.Generator
                  lattice_weight: float, uniform: bool = False) -> tuple[Tensor, dict[str, float]]:
     """CrysBFN training loss of one batch (module docstring); returns (loss, {coord, lattice})."""
     t = processes.coords.sample_time(batch.num_graphs, generator, device=batch.species.device)
-    noise = processes.coords.sample_noise(batch.frac, generator)
+    noise = processes.coords.sample_noise(batch.frac, generator, t[batch.batch])
     lattice_noise = torch.randn((batch.num_graphs, LATTICE_DIM), generator=generator, dtype=batch.frac.dtype,
                                 device=batch.frac.device)
     coord, lat = crysbfn_terms(model, batch, t, noise, lattice_noise, processes, uniform=uniform)
@@ -210,9 +213,11 @@ def _unwrap(model: nn.Module) -> CrystalNet:
 
 @torch.no_grad()
 def predict_structures(model: CrystalNet, kind: Kind, cfg: CrystalCSPConfig, species: Tensor, num_atoms: Tensor,
-                       steps: int, seed: int, *, progress: bool = False) -> tuple[Tensor, Tensor]:
+                       steps: int, seed: int, *, progress: bool = False,
+                       noise_scale: float | None = None) -> tuple[Tensor, Tensor]:
     """One structure per composition: ``species [N]`` grouped by ``num_atoms [B]`` -> (frac ``[N, 3]``,
-    cell ``[B, 3, 3]`` Angstrom), sampled in chunks of ``SAMPLE_CHUNK`` crystals with ``steps`` steps."""
+    cell ``[B, 3, 3]`` Angstrom), sampled in chunks of ``SAMPLE_CHUNK`` crystals with ``steps`` steps
+    (CrysBFN's sender noise scaled by ``noise_scale``, default ``cfg.sample_noise_scale``)."""
     model.eval()
     processes = Processes.of(cfg)
     generator = torch.Generator().manual_seed(seed)
@@ -223,14 +228,16 @@ def predict_structures(model: CrystalNet, kind: Kind, cfg: CrystalCSPConfig, spe
         stop = min(start + SAMPLE_CHUNK, num_atoms.shape[0])
         batch = torch.repeat_interleave(torch.arange(stop - start), num_atoms[start:stop])
         frac, lattice = _sample_chunk(model, kind, cfg, processes, species[ptr[start]:ptr[stop]], batch,
-                                      stop - start, steps, generator)
+                                      stop - start, steps, generator,
+                                      cfg.sample_noise_scale if noise_scale is None else noise_scale)
         fracs.append(frac)
         cells.append(model.denormalise(lattice))
     return torch.cat(fracs), torch.cat(cells)
 
 
 def _sample_chunk(model: CrystalNet, kind: Kind, cfg: CrystalCSPConfig, processes: Processes, species: Tensor,
-                  batch: Tensor, num_graphs: int, steps: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+                  batch: Tensor, num_graphs: int, steps: int, generator: torch.Generator,
+                  noise_scale: float = 1.0) -> tuple[Tensor, Tensor]:
     """(frac ``[N, 3]``, normalised lattice ``[B, 6]``) of one chunk with the model's own sampler."""
     shape = (species.shape[0], 3)
     if kind == "crysbfn":
@@ -239,7 +246,7 @@ def _sample_chunk(model: CrystalNet, kind: Kind, cfg: CrystalCSPConfig, processe
 
         return periodic_lattice_bfn(bfn, processes.coords, processes.lattice, processes.coords.prior(shape, generator),
                                     processes.lattice.prior((num_graphs, LATTICE_DIM)), grids.uniform(steps),
-                                    generator=generator)
+                                    generator=generator, noise_scale=noise_scale)
 
     def diffusion(x: Tensor, lattice: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         return model.diffusion(x, lattice, t, species, batch)
@@ -259,11 +266,11 @@ def crystals_of(species: Tensor, frac: Tensor, cell: Tensor, num_atoms: Tensor) 
 
 
 def evaluate_csp(model: CrystalNet, kind: Kind, cfg: CrystalCSPConfig, held_out: AtomsDataset, steps: int,
-                 seed: int) -> dict[str, float]:
+                 seed: int, noise_scale: float | None = None) -> dict[str, float]:
     """CSP metrics of the model on ``held_out`` (one sample per composition) and sampling throughput."""
     begin = time.perf_counter()
     frac, cell = predict_structures(model, kind, cfg, held_out.species, held_out.num_atoms, steps, seed,
-                                    progress=True)
+                                    progress=True, noise_scale=noise_scale)
     seconds = time.perf_counter() - begin
     references = crystals_of(held_out.species, held_out.frac, held_out.cell, held_out.num_atoms)
     metrics = csp_metrics(crystals_of(held_out.species, frac, cell, held_out.num_atoms), references)

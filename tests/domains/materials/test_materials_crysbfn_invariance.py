@@ -34,12 +34,14 @@ def _permutation(generator: torch.Generator) -> Tensor:
                       for start, count in zip(starts, COUNTS, strict=True)])
 
 
-def test_cspnet_invariant_to_periodic_shifts_and_equivariant_to_permutations_and_rotations() -> None:
+@pytest.mark.parametrize("dense", [True, False])
+def test_cspnet_invariant_to_periodic_shifts_and_equivariant_to_permutations_and_rotations(dense: bool) -> None:
     frac, cell, species = _crystals(0)
     features = torch.nn.functional.one_hot(species % 8, 8).to(F64)
     torch.manual_seed(0)
     net = CSPNet(hidden=16, num_layers=2, num_frequencies=4, node_in=8, atom_out=3, length_scale=4.0).double()
     torch.nn.init.normal_(net.lattice_out.weight)  # zero at initialisation: make the lattice head non-trivial
+    net = functools.partial(net, dense=dense)
     atoms, lattice = net(features, frac, cell, BATCH)
     generator = torch.Generator().manual_seed(1)
     shift = torch.rand(3, 3, generator=generator, dtype=F64)[BATCH]  # one translation per crystal
@@ -55,6 +57,29 @@ def test_cspnet_invariant_to_periodic_shifts_and_equivariant_to_permutations_and
     torch.testing.assert_close(rotated_atoms, atoms, atol=1e-10, rtol=0)
     torch.testing.assert_close(rotated_lattice, lattice @ rotation.transpose(-1, -2), atol=1e-10, rtol=0)
     assert (atoms - net(features, (frac + 0.1 * torch.rand(frac.shape, dtype=F64)), cell, BATCH)[0]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("graph_out", [None, 5])
+def test_cspnet_dense_and_sparse_layouts_agree(graph_out: int | None) -> None:
+    """The padded dense layout (masked pairs) and the sparse edge list compute the same function, also with
+    a one-atom crystal and much padding; the gradients agree too."""
+    counts = torch.tensor([3, 1, 7, 2])
+    batch = torch.repeat_interleave(torch.arange(4), counts)
+    generator = torch.Generator().manual_seed(3)
+    frac = torch.rand(int(counts.sum()), 3, generator=generator, dtype=F64)
+    cell = 4.0 * torch.eye(3, dtype=F64) + torch.rand(4, 3, 3, generator=generator, dtype=F64)
+    features = torch.randn(int(counts.sum()), 6, generator=generator, dtype=F64, requires_grad=True)
+    torch.manual_seed(0)
+    net = CSPNet(hidden=16, num_layers=2, num_frequencies=3, node_in=6, atom_out=4, length_scale=4.0,
+                 graph_out=graph_out).double()
+    if graph_out is None:
+        torch.nn.init.normal_(net.lattice_out.weight)
+    outputs = {dense: net(features, frac, cell, batch, dense=dense) for dense in (True, False)}
+    torch.testing.assert_close(outputs[True], outputs[False], atol=1e-12, rtol=0)
+    grads = {dense: torch.autograd.grad(sum(o.square().sum() for o in out), features)[0]
+             for dense, out in outputs.items()}
+    torch.testing.assert_close(grads[True], grads[False], atol=1e-12, rtol=0)
+    assert outputs[True][0].abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("terms", [crysbfn_terms, functools.partial(crysbfn_terms, uniform=True), diffcsp_terms])
