@@ -66,20 +66,14 @@ def periodic_lattice_bfn(model: BFNCrystalModel, coords: VonMisesBFN, lattice: C
     c = torch.zeros_like(frac_init) if concentration_init is None else concentration_init
     alphas = coords.sender_accuracies(grid.double()).tolist()
     rho = float(lattice.precision(grid[:1].double()))
-    to_data_units = coords.period / (2.0 * math.pi)
     for i, t, t_next in grid_steps(grid):
         times = _times(t, mu)
         x_hat, lattice_out = model(m, c, mu, times)
         l_hat = lattice.predict_x0(lattice_out, mu, times)
         if callback is not None:
             callback(i, t, m, mu)
-        offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
-                                   torch.full(m.shape, alphas[i], dtype=torch.float64, device=m.device), generator)
-        m, c = coords.update(m, c, x_hat + noise_scale * to_data_units * offsets.to(m.dtype), alphas[i])
-        accuracy = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
-        noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-        mu, rho_next = lattice.update(mu, rho, l_hat + noise_scale * noise / math.sqrt(accuracy), accuracy)
-        rho = float(rho_next)
+        m, c, mu, rho = _coords_lattice_step(coords, lattice, (m, c, mu, rho), (x_hat, l_hat), alphas[i], t_next,
+                                             noise_scale, generator)
     times = _times(float(grid[-1]), mu)
     x_hat, lattice_out = model(m, c, mu, times)
     return wrap(x_hat, coords.period), lattice.predict_x0(lattice_out, mu, times)
@@ -131,6 +125,24 @@ def torus_lattice_pc(model: DiffusionCrystalModel, torus: WrappedNormalTorus, la
     return x, lat
 
 
+def _coords_lattice_step(coords: VonMisesBFN, lattice: ContinuousBFN, state: tuple[Tensor, Tensor, Tensor, float],
+                         estimates: tuple[Tensor, Tensor], alpha: float, t_next: float, noise_scale: float,
+                         generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor, float]:
+    """One sender step of the periodic coordinates (von Mises, accuracy ``alpha``) and the Gaussian BFN lattice
+    (up to its precision at ``t_next``) from the network's estimates ``(x_hat, l_hat)``; ``state`` is
+    (coordinate means m, concentrations c, lattice means mu, lattice precision rho). Draws the von Mises
+    offsets, then the lattice noise."""
+    m, c, mu, rho = state
+    x_hat, l_hat = estimates
+    offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
+                               torch.full(m.shape, alpha, dtype=torch.float64, device=m.device), generator)
+    to_data_units = coords.period / (2.0 * math.pi)
+    m, c = coords.update(m, c, x_hat + noise_scale * to_data_units * offsets.to(m.dtype), alpha)
+    gain = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
+    mu, rho_next = lattice.update(mu, rho, l_hat + noise_scale * _normal_like(mu, generator) / math.sqrt(gain), gain)
+    return m, c, mu, float(rho_next)
+
+
 def _normal_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
@@ -171,7 +183,6 @@ def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteB
     mu = lattice.prior((num_graphs, lattice_dim), device=device, dtype=dtype)
     alphas = coords.sender_accuracies(grid.double()).tolist()
     rho = float(lattice.precision(grid[:1].double()))
-    to_data_units = coords.period / (2.0 * math.pi)
     for i, t, t_next in grid_steps(grid):
         times = torch.full((num_graphs,), t, dtype=dtype, device=device)
         logits, x_hat, lattice_out = model(theta, m, c, mu, times)
@@ -181,13 +192,8 @@ def species_lattice_periodic_bfn(model: GenerativeCrystalModel, types: DiscreteB
         k = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
         mean = accuracy * (num_classes * torch.nn.functional.one_hot(k, num_classes).to(dtype) - 1.0)
         theta = types.update(theta, mean + math.sqrt(accuracy * num_classes) * _normal_like(theta, generator))
-        offsets = sample_von_mises(torch.zeros((), dtype=torch.float64, device=m.device),
-                                   torch.full(m.shape, alphas[i], dtype=torch.float64, device=m.device), generator)
-        m, c = coords.update(m, c, x_hat + noise_scale * to_data_units * offsets.to(m.dtype), alphas[i])
-        gain = float(lattice.precision(torch.tensor([t_next], dtype=torch.float64))) - rho
-        mu, rho_next = lattice.update(mu, rho, l_hat + noise_scale * _normal_like(mu, generator) / math.sqrt(gain),
-                                      gain)
-        rho = float(rho_next)
+        m, c, mu, rho = _coords_lattice_step(coords, lattice, (m, c, mu, rho), (x_hat, l_hat), alphas[i], t_next,
+                                             noise_scale, generator)
     times = torch.full((num_graphs,), float(grid[-1]), dtype=dtype, device=device)
     logits, x_hat, lattice_out = model(theta, m, c, mu, times)
     species = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
