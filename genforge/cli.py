@@ -159,13 +159,19 @@ def train_recipe(config: Path, overrides: list[str] | None, resume: bool, *, dom
     ``<domain>.*`` is one ConfigError naming the file."""
     from genforge.core.config import load_task_config, override, read_yaml
     from genforge.core.errors import ConfigError
+    from genforge.core.train.distributed import cleanup
 
     import_task_module(read_yaml(config).get("task"))
     name, cfg, run = load_task_config(config)
     if domain is not None and not name.startswith(f"{domain}."):
         raise ConfigError(f"task {name!r} is not a {domain}.* task (use `genforge train` for other tasks)",
                           source=config, field="task")
-    run(override(cfg, overrides or []), resume=resume)
+    finished = False
+    try:
+        run(override(cfg, overrides or []), resume=resume)
+        finished = True
+    finally:
+        cleanup(wait=finished)  # under torchrun: every rank leaves the process group together
 
 
 def import_task_module(name: object) -> None:

@@ -114,7 +114,10 @@ def barrier(context: DistributedContext) -> None:
         dist.barrier()
 
 
-def cleanup() -> None:
-    """Leave the process group (if one was joined)."""
+def cleanup(*, wait: bool = False) -> None:
+    """Leave the process group (if one was joined); with ``wait``, first wait for every rank, so no rank
+    tears down its connections while another (rank 0 evaluating after training) still holds them."""
     if dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
