@@ -2,9 +2,10 @@
 
 ``python -m benchmarks.traj_md_energy`` takes the held-out windows of the MD cpu recipe
 (``configs/trajectories/cpu/geotdm_md.yaml``: ethanol, 10 observed -> 20 forecast frames of 5 fs), forecasts
-them with the trained runs ``runs/trajectories/{geotdm,egnn,transformer}_md/model.pt`` (one sample each, the
-recipe's sampler) and the trivial forecasts (constant velocity, last frame repeated), and scores every frame
-with GFN2-xTB (tblite, the potential the reference trajectories were simulated on). Per method:
+them with the trained runs of the cpu recipes ``configs/trajectories/cpu/{geotdm,egnn,transformer}_md.yaml``
+(their ``train.out_dir``/model.pt; one sample each, the recipe's sampler) and the trivial forecasts (constant
+velocity, last frame repeated), and scores every frame with GFN2-xTB (tblite, the potential the reference
+trajectories were simulated on). Per method:
 
 - energy excess: E(forecast frame s) - E(reference frame s), averaged over the 20 frames of a window (eV);
 - drift: E(frame s) - E(last observed frame), averaged over the frames of a window (eV); the reference's own
@@ -67,7 +68,8 @@ def forecasts(x_cond: Tensor, nodes: Tensor, future: int, seed: int) -> dict[str
     out = {"constant velocity": constant_velocity(x_cond, future),
            "last frame repeated": x_cond[:, -1:].expand(-1, future, -1, -1)}
     for kind, label in RUNS.items():
-        path = ROOT / "runs" / "trajectories" / f"{kind}_md" / "model.pt"
+        _, recipe, _ = load_task_config(ROOT / "configs" / "trajectories" / "cpu" / f"{kind}_md.yaml")
+        path = ROOT / recipe.train.out_dir / "model.pt"
         if path.is_file():
             loaded = load_model(path)
             out[label] = forecast(loaded.model, kind, TrajCondition(nodes, x_cond),

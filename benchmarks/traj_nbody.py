@@ -35,18 +35,27 @@ def run_recipe(model: str, dataset: str, retrain: bool) -> dict:
 
 
 def trivial_baselines(dataset: str) -> dict[str, dict[str, float]]:
-    """Constant velocity and "last frame repeated" on the GeoTDM recipe's held-out windows."""
+    """Constant velocity, "last frame repeated" and the least-squares linear extrapolation (fitted on every
+    training window; per atom for MD) on the GeoTDM recipe's held-out windows."""
     from genforge.domains.trajectories.data import eval_windows
-    from genforge.domains.trajectories.metrics import constant_velocity, forecast_metrics
+    from genforge.domains.trajectories.metrics import (
+        constant_velocity,
+        fit_linear_extrapolation,
+        forecast_metrics,
+        linear_extrapolation,
+    )
     from genforge.domains.trajectories.tasks import load_sets
 
     _, cfg, _ = load_task_config(ROOT / "configs" / "trajectories" / "cpu" / f"geotdm_{dataset}.yaml")
-    _, held_out = load_sets(cfg)
+    train, held_out = load_sets(cfg)
     windows, _ = eval_windows(held_out, cfg.cond_frames + cfg.future_frames, cfg.eval_stride, cfg.eval_systems)
     x_cond, target = windows[:, :cfg.cond_frames], windows[:, cfg.cond_frames:]
     static = x_cond[:, -1:].expand_as(target)
+    weights = fit_linear_extrapolation(train.pos, cfg.cond_frames, cfg.future_frames, per_particle=dataset == "md")
     return {"constant velocity": forecast_metrics(constant_velocity(x_cond, cfg.future_frames)[:, None], target),
-            "last frame repeated": forecast_metrics(static[:, None], target)}
+            "last frame repeated": forecast_metrics(static[:, None], target),
+            f"linear extrapolation (least squares on the training windows{', per atom' if dataset == 'md' else ''})":
+                forecast_metrics(linear_extrapolation(x_cond, weights)[:, None], target)}
 
 
 def table(dataset: str, results: dict[str, dict]) -> str:

@@ -3,7 +3,10 @@
 * :class:`EGNNForecaster`: one-shot E(3)-equivariant regression. The future frames start from the
   constant-velocity extrapolation of the last two observed frames and a stack of EGNN layers (one graph
   per frame, no temporal attention) moves them; the invariant inputs carry the history (speeds of all
-  observed steps), the particle features and the frame offset. Trained with MSE on positions.
+  observed steps), the particle features and the frame offset. Trained with MSE on positions. With
+  ``velocity_gate`` the start is x_last + (s + phi_v(h)) v, phi_v an invariant MLP starting at zero (the
+  learnt velocity scale of EGNN's eq. 7): on MD, where the last velocity is mostly aliased vibration, the
+  network can then learn not to extrapolate it, which in-frame message passing alone cannot undo.
 * :class:`TrajTransformer`: non-equivariant diffusion. A DiT (core.nets.dit) over the tokens
   particles x frames, coordinates as token inputs, particle features, frame index and an observed/future
   flag as additive token features; translation is removed by centring on the last observed frame's
@@ -40,6 +43,7 @@ class BaselineConfig:
         future_frames: Tf forecast frames.
         time_dim: width of sinusoidal embeddings.
         heads: attention heads of the transformer.
+        velocity_gate: EGNN only: learn an invariant scale of the velocity in the starting extrapolation.
     """
 
     node_dim: int = 1
@@ -49,6 +53,15 @@ class BaselineConfig:
     future_frames: int = 20
     time_dim: int = 32
     heads: int = 4
+    velocity_gate: bool = False
+
+
+def _zero_head(hidden: int) -> nn.Sequential:
+    """Invariant MLP hidden -> 1 whose output starts at exactly zero."""
+    last = nn.Linear(hidden, 1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), last)
 
 
 class EGNNForecaster(nn.Module):
@@ -59,6 +72,7 @@ class EGNNForecaster(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Linear(cfg.node_dim + cfg.time_dim + cfg.cond_frames - 1, cfg.hidden)
         self.layers = nn.ModuleList(SpatialLayer(cfg.hidden, cfg.node_dim) for _ in range(cfg.layers))
+        self.velocity_gate = _zero_head(cfg.hidden) if cfg.velocity_gate else None
 
     def forward(self, cond: TrajCondition) -> Tensor:
         x_cond, nodes = cond.x_cond, cond.node_features
@@ -66,12 +80,16 @@ class EGNNForecaster(nn.Module):
             raise ValueError("the EGNN forecaster needs cond.x_cond")
         B, _, N, _ = x_cond.shape
         Tf = self.cfg.future_frames
-        x = constant_velocity(x_cond, Tf)
         speeds = (x_cond[:, 1:] - x_cond[:, :-1]).norm(dim=-1).transpose(1, 2)  # [B, N, Tc - 1]
-        offsets = torch.arange(1, Tf + 1, dtype=x.dtype, device=x.device)
+        offsets = torch.arange(1, Tf + 1, dtype=x_cond.dtype, device=x_cond.device)
         frame = sinusoidal_embedding(offsets, self.cfg.time_dim, scale=1.0)[None, :, None].expand(B, Tf, N, -1)
         per_node = torch.cat([nodes, speeds], dim=-1)[:, None].expand(B, Tf, N, -1)
         h = self.embedding(torch.cat([per_node, frame], dim=-1))
+        if self.velocity_gate is None:
+            x = constant_velocity(x_cond, Tf)
+        else:
+            scale = offsets[None, :, None, None] + self.velocity_gate(h)  # [B, Tf, N, 1], invariant
+            x = x_cond[:, -1:] + scale * (x_cond[:, -1:] - x_cond[:, -2:-1])
         e = pair_attributes(nodes)
         for layer in self.layers:
             x, h = layer(x, h, e)

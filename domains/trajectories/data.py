@@ -7,7 +7,7 @@ start; deterministic in the trainer's data generator); evaluation uses fixed win
 * ``nbody``: charged 5-body systems (datasets.nbody); train and held-out systems are simulated with
   different seeds; features are the charges (F = 1); held-out windows start at frame 0.
 * ``md``: xTB Langevin runs of one molecule (datasets.md_trajectories); the last run is held out; features
-  are one-hot elements; held-out windows start every ``span`` frames.
+  are one-hot elements; held-out windows start every ``eval_stride`` frames of the held-out run.
 """
 
 from __future__ import annotations
@@ -72,10 +72,14 @@ def md_sets(molecule: str, num_runs: int, seed: int) -> tuple[TrajectorySet, Tra
     return make(data.pos[:-1]), make(data.pos[-1:])
 
 
-def window_batches(data: TrajectorySet, span: int,
-                   batch_size: int) -> Callable[[int, torch.Generator], tuple[Tensor, Tensor]]:
+def window_batches(data: TrajectorySet, span: int, batch_size: int, *,
+                   time_reversal: bool = False) -> Callable[[int, torch.Generator], tuple[Tensor, Tensor]]:
     """``batch_fn(step, generator)`` for the core Trainer: ``batch_size`` (the global batch) random windows of
-    ``span`` frames, ``(windows [B, span, N, 3], node_features [B, N, F])``."""
+    ``span`` frames, ``(windows [B, span, N, 3], node_features [B, N, F])``.
+
+    With ``time_reversal`` each window is played backwards with probability 1/2 (augmentation for data whose
+    position paths are reversible in distribution, such as equilibrium Langevin MD).
+    """
     S, T = data.pos.shape[:2]
     if span > T:
         raise ConfigError(f"needs trajectories of >= {span} frames, the data have {T}", field="future_frames")
@@ -83,8 +87,11 @@ def window_batches(data: TrajectorySet, span: int,
     def batch_fn(step: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         system = torch.randint(0, S, (batch_size,), generator=generator)
         start = torch.randint(0, T - span + 1, (batch_size,), generator=generator)
-        frames = start[:, None] + torch.arange(span)[None]
-        return data.pos[system[:, None], frames], data.node_features[system]
+        offsets = torch.arange(span)[None].expand(batch_size, -1)
+        if time_reversal:
+            backwards = torch.rand(batch_size, generator=generator) < 0.5
+            offsets = torch.where(backwards[:, None], span - 1 - offsets, offsets)
+        return data.pos[system[:, None], start[:, None] + offsets], data.node_features[system]
 
     return batch_fn
 

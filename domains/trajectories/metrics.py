@@ -35,3 +35,38 @@ def constant_velocity(x_cond: Tensor, future_frames: int) -> Tensor:
     velocity = x_cond[:, -1] - x_cond[:, -2]
     steps = torch.arange(1, future_frames + 1, dtype=x_cond.dtype, device=x_cond.device)
     return x_cond[:, -1, None] + steps[None, :, None, None] * velocity[:, None]
+
+
+def fit_linear_extrapolation(pos: Tensor, cond_frames: int, future_frames: int, *, per_particle: bool = False,
+                             ridge: float = 1e-6) -> Tensor:
+    """Least-squares weights of a fixed linear forecast fitted on every window of ``pos [S, T, N, 3]``.
+
+    The forecast is x_last + sum_k W_ks (x_k - x_last) (k < Tc - 1), a weighted combination of the observed
+    frames with weights summing to one: the best input-independent member of GeoTDM's prior family. With
+    ``per_particle`` every particle index has its own weights (molecules with a fixed atom order).
+    Returns ``W [P, Tc - 1, Tf]`` (P = N or 1).
+    """
+    span = cond_frames + future_frames
+    N = pos.shape[2]
+    P = N if per_particle else 1
+    gram = pos.new_zeros(P, cond_frames - 1, cond_frames - 1, dtype=torch.float64)
+    cross = pos.new_zeros(P, cond_frames - 1, future_frames, dtype=torch.float64)
+    for start in range(pos.shape[1] - span + 1):
+        window = pos[:, start:start + span].double()
+        last = window[:, cond_frames - 1:cond_frames]
+        a = (window[:, :cond_frames - 1] - last).permute(2, 0, 3, 1)  # [N, S, 3, Tc - 1]
+        y = (window[:, cond_frames:] - last).permute(2, 0, 3, 1)  # [N, S, 3, Tf]
+        a, y = a.reshape(P, -1, cond_frames - 1), y.reshape(P, -1, future_frames)
+        gram += a.transpose(1, 2) @ a
+        cross += a.transpose(1, 2) @ y
+    eye = torch.eye(cond_frames - 1, dtype=torch.float64)
+    scale = gram.diagonal(dim1=1, dim2=2).mean(-1)[:, None, None]
+    return torch.linalg.solve(gram + ridge * scale * eye, cross).to(pos.dtype)
+
+
+def linear_extrapolation(x_cond: Tensor, weights: Tensor) -> Tensor:
+    """Forecast with :func:`fit_linear_extrapolation`'s ``weights [P, Tc - 1, Tf]``:
+    ``x_cond [B, Tc, N, 3] -> [B, Tf, N, 3]``."""
+    last = x_cond[:, -1:]
+    weights = weights.expand(x_cond.shape[2], -1, -1)
+    return last + torch.einsum("bknd,nks->bsnd", x_cond[:, :-1] - last, weights)

@@ -68,6 +68,10 @@ class TrajConfig:
         sigma_data: residual scale of the diffusion models' preconditioning (data units).
         loss_weighting: ``uniform`` (x0 MSE) or ``edm`` (x0 MSE times
             :func:`~genforge.domains.trajectories.diffusion.noise_level_weight`; diffusion models).
+        velocity_gate: EGNN baseline only: learnt invariant scale of the velocity in its starting extrapolation
+            (:class:`~genforge.domains.trajectories.baselines.EGNNForecaster`).
+        time_reversal: train on windows played backwards half of the time (augmentation; valid for equilibrium
+            MD, whose position paths are reversible in distribution).
         sample_steps: solver steps at evaluation.
         solver: a name in ``core.solvers.SOLVERS`` (``ancestral`` = DDPM, the paper's sampler; ``ddim``...).
         num_samples: K forecasts per system for min-ADE / min-FDE.
@@ -92,6 +96,8 @@ class TrajConfig:
     prior_weight: float = 0.0
     sigma_data: float = 0.3
     loss_weighting: Literal["uniform", "edm"] = "uniform"
+    time_reversal: bool = False
+    velocity_gate: bool = False
     sample_steps: int = 100
     solver: str = "ancestral"
     num_samples: int = 5
@@ -122,7 +128,7 @@ def build_model(kind: str, cfg: TrajConfig, node_dim: int) -> nn.Module:
                                              future_frames=cfg.future_frames, time_dim=cfg.time_dim))
         return Preconditioned(net, PROCESS, cfg.sigma_data)
     base = BaselineConfig(node_dim=node_dim, hidden=cfg.hidden, layers=cfg.layers, cond_frames=cond,
-                          future_frames=cfg.future_frames, time_dim=cfg.time_dim)
+                          future_frames=cfg.future_frames, time_dim=cfg.time_dim, velocity_gate=cfg.velocity_gate)
     if kind == "egnn":
         return EGNNForecaster(base)
     return Preconditioned(TrajTransformer(base), PROCESS, cfg.sigma_data)
@@ -235,7 +241,7 @@ def run(kind: str, cfg: TrajConfig, *, resume: bool = False) -> dict[str, Any]:
         torch.manual_seed(cfg.train.seed)
         model = build_model(kind, cfg, node_dim)
     span = cfg.cond_frames + cfg.future_frames if cfg.mode == "forecast" else cfg.future_frames
-    batches = window_batches(train_set, span, cfg.train.batch_size)
+    batches = window_batches(train_set, span, cfg.train.batch_size, time_reversal=cfg.time_reversal)
     trainer = Trainer(model, _loss(kind, cfg), batches, cfg.train,
                       config_dict=dump_task_config(f"trajectories.{kind}", cfg))
     start = time.perf_counter()

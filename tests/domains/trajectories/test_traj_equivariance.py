@@ -111,10 +111,13 @@ def test_geotdm_is_e3_equivariant(conditional: bool) -> None:
     assert _check(fn, pos) < 1e-5
 
 
-def test_egnn_forecaster_is_e3_equivariant() -> None:
+@pytest.mark.parametrize("velocity_gate", [False, True])
+def test_egnn_forecaster_is_e3_equivariant(velocity_gate: bool) -> None:
     with seeded(0):
         model = EGNNForecaster(BaselineConfig(node_dim=2, hidden=H, layers=2, cond_frames=TC, future_frames=TF,
-                                              time_dim=8)).double()
+                                              time_dim=8, velocity_gate=velocity_gate)).double()
+        if model.velocity_gate is not None:  # leave the zero start, so the gate takes part in the check
+            torch.nn.init.normal_(model.velocity_gate[-1].weight)
     pos, nodes, _ = _data(TC)
 
     def fn(p: Tensor) -> GeometricOutputs:
