@@ -53,9 +53,10 @@ class NetConfig:
     dropout: float = 0.0
 
 
-def build_unet(net: NetConfig, channels: int, cond_channels: int = 0) -> UNet:
-    """A 2-D U-Net mapping ``[B, channels, T', X']`` (+ ``cond_channels`` input channels) to ``[B, channels, ...]``."""
-    return UNet(UNetConfig(dims=2, in_channels=channels, out_channels=channels, cond_channels=cond_channels,
+def build_unet(net: NetConfig, channels: int, cond_channels: int = 0, dims: int = 2) -> UNet:
+    """A ``dims``-D U-Net mapping ``[B, channels, T', X']`` (2-D; 3-D: ``[B, channels, T', Y', X']``; plus
+    ``cond_channels`` input channels) to ``[B, channels, ...]``."""
+    return UNet(UNetConfig(dims=dims, in_channels=channels, out_channels=channels, cond_channels=cond_channels,
                            base_channels=net.base_channels,
                            channel_mult=tuple(net.channel_mult), num_res_blocks=net.num_res_blocks,
                            attention_levels=tuple(net.attention_levels), dropout=net.dropout))
@@ -91,9 +92,12 @@ class PDEModel:
 def model_record(net: nn.Module, codec: Codec, net_cfg: NetConfig, conditioning: str = "replace",
                  **extra: Any) -> dict[str, Any]:
     """The dict saved by :func:`save_model`."""
+    from dataclasses import asdict
+
     from genforge.core.config import dump_config
 
-    return {"format": MODEL_FORMAT, "codec": "wavelet" if hasattr(codec, "wavelet") else "physical",
+    smoke = {"smoke": asdict(codec.smoke)} if hasattr(codec, "smoke") else {}
+    return {"format": MODEL_FORMAT, "codec": codec.kind, **smoke,
             "wavelet": getattr(codec, "wavelet", ""), "multiple": multiple_of(net_cfg), "conditioning": conditioning,
             "scale": codec.scale.clone(), "net": dump_config(net_cfg),
             "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()}, **extra}
@@ -120,6 +124,26 @@ def read_record(path: str | Path, keys: tuple[str, ...], what: str) -> dict[str,
     return record
 
 
+def _codec_of(record: dict[str, Any], path: str | Path) -> Codec:
+    """The codec (with its scales) a model file describes."""
+    kind, multiple, wavelet = record["codec"], int(record["multiple"]), record["wavelet"] or "bior2.4"
+    if not str(kind).startswith("smoke_"):
+        return make_codec(kind, multiple, record["scale"], wavelet)
+    from genforge.datasets.smoke import SmokeConfig
+    from genforge.domains.pde.smoke_representation import make_smoke_codec
+
+    if not isinstance(record.get("smoke"), dict):
+        raise CheckpointError("a smoke model file needs its box geometry", source=path, field="smoke")
+    geometry = dict(record["smoke"])
+    geometry["source"] = tuple(geometry["source"])
+    geometry["exits"] = tuple(tuple(item) for item in geometry["exits"])
+    try:
+        smoke = SmokeConfig(**geometry)
+    except TypeError as error:
+        raise CheckpointError(f"bad smoke geometry: {error}", source=path, field="smoke") from error
+    return make_smoke_codec(kind, smoke, multiple, record["scale"], wavelet)
+
+
 def load_model(path: str | Path) -> PDEModel:
     """A :class:`PDEModel` from a file written by :func:`save_model`; CheckpointError if unusable."""
     from genforge.core.config import config_from_dict
@@ -128,12 +152,12 @@ def load_model(path: str | Path) -> PDEModel:
     if record["format"] != MODEL_FORMAT:
         raise CheckpointError(f"model format {record['format']} is not {MODEL_FORMAT}", source=path, field="format")
     net_cfg = config_from_dict(record["net"], NetConfig, source=str(path))
-    codec = make_codec(record["codec"], int(record["multiple"]), record["scale"], record["wavelet"] or "bior2.4")
+    codec = _codec_of(record, path)
     conditioning = record.get("conditioning", "replace")
     if conditioning not in CONDITIONINGS:
         raise CheckpointError(f"conditioning {conditioning!r} is not one of {CONDITIONINGS}", source=path,
                               field="conditioning")
-    net = build_unet(net_cfg, codec.channels, codec.channels if conditioning == "clean" else 0)
+    net = build_unet(net_cfg, codec.channels, codec.channels if conditioning == "clean" else 0, len(codec.shape))
     try:
         net.load_state_dict(record["state_dict"])
     except RuntimeError as error:

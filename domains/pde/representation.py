@@ -36,8 +36,10 @@ def _round_up(n: int, multiple: int) -> int:
 class Codec(ABC):
     """Maps (u, f) to a scaled state ``[B, channels, *shape]`` and back (differentiably)."""
 
+    kind: str
     channels: int
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
+    tasks: tuple[str, ...] = TASKS
 
     def __init__(self, scale: Tensor | None = None):
         self.scale = torch.ones(self.channels) if scale is None else scale.to(torch.float32)
@@ -59,22 +61,23 @@ class Codec(ABC):
         """Bool ``[1, channels, *shape]``: entries that are not padding."""
 
     def _view(self, x: Tensor) -> Tensor:
-        return self.scale.to(x).view(1, -1, 1, 1)
+        return self.scale.to(x).view(1, -1, *([1] * (x.dim() - 2)))
 
-    def encode(self, u: Tensor, f: Tensor) -> Tensor:
-        """Scaled state ``[B, channels, *shape]`` of trajectories u ``[B, 81, 120]``, f ``[B, 80, 120]``."""
-        x = self.raw_encode(u, f)
+    def encode(self, *fields: Tensor) -> Tensor:
+        """Scaled state ``[B, channels, *shape]`` of trajectories (Burgers: u ``[B, 81, 120]``, f ``[B, 80, 120]``)."""
+        x = self.raw_encode(*fields)
         return x / self._view(x)
 
-    def decode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(u, f) of a scaled state; differentiable."""
+    def decode(self, x: Tensor) -> tuple[Tensor, ...]:
+        """The fields (Burgers: u, f) of a scaled state; differentiable."""
         return self.raw_decode(x * self._view(x))
 
-    def fit_scale(self, u: Tensor, f: Tensor) -> None:
-        """Set the per-channel scale to each channel's std over the valid entries of (u, f)."""
-        x = self.raw_encode(u, f)
+    def fit_scale(self, *fields: Tensor) -> None:
+        """Set the per-channel scale to each channel's std over the valid entries of the fields."""
+        x = self.raw_encode(*fields)
         valid = self.valid().expand_as(x)
-        scale = torch.stack([x[:, c][valid[:, c]].std() for c in range(self.channels)])
+        scale = torch.stack([x[:, c][valid[:, c]].std() if valid[:, c].any() else x.new_tensor(1.0)
+                             for c in range(self.channels)])
         self.scale = scale.clamp_min(1e-6).to(torch.float32)
 
     def condition(self, u0: Tensor, f: Tensor | None = None, u_final: Tensor | None = None) -> Tensor:
@@ -92,6 +95,8 @@ class Codec(ABC):
 
 class PhysicalCodec(Codec):
     """[u, f] on the (t, x) grid, zero-padded to multiples of ``multiple``."""
+
+    kind = "physical"
 
     def __init__(self, multiple: int = 4, scale: Tensor | None = None):
         self.channels = 2
@@ -124,6 +129,8 @@ class PhysicalCodec(Codec):
 
 class WaveletCodec(Codec):
     """WDNO state: 2-D wavelet subbands of [u, f] plus the 1-D subbands of u0 and u(T) (module docstring)."""
+
+    kind = "wavelet"
 
     def __init__(self, wavelet: str = "bior2.4", multiple: int = 4, scale: Tensor | None = None):
         self.wavelet = wavelet

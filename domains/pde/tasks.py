@@ -24,7 +24,7 @@ from genforge.datasets import burgers_multires
 from genforge.datasets.burgers import cached_generate
 from genforge.domains.pde.metrics import simulation_scores
 from genforge.domains.pde.model import PROCESS, NetConfig, PDEModel, build_unet, model_record, multiple_of, save_model
-from genforge.domains.pde.representation import TASKS, Codec, make_codec
+from genforge.domains.pde.representation import Codec, make_codec
 from genforge.domains.pde.sampling import simulate
 from genforge.domains.pde.superres import (
     SuperResConfig,
@@ -76,7 +76,7 @@ class PDEConfig:
 def _loss_fn(codec: Codec, conditioning: str):
     """v-prediction loss over the valid entries; with ``clean`` conditioning, see :class:`PDEConfig`."""
     valid = codec.valid()
-    known = torch.cat([codec.known(task) for task in TASKS])                  # [2, C, *shape]
+    known = torch.cat([codec.known(task) for task in codec.tasks])            # [tasks, C, *shape]
 
     def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor], generator: torch.Generator) -> Tensor:
         x0 = codec.encode(*batch)
@@ -86,7 +86,7 @@ def _loss_fn(codec: Codec, conditioning: str):
         weight = valid.to(x0.device).expand_as(x0)
         cond = None
         if conditioning == "clean":
-            pick = torch.randint(len(TASKS), (x0.shape[0],), generator=generator, device=generator.device)
+            pick = torch.randint(len(codec.tasks), (x0.shape[0],), generator=generator, device=generator.device)
             mask = known[pick].to(x0.device)
             x_t = torch.where(mask, x0, x_t)
             cond = mask.to(x0.dtype)
@@ -209,3 +209,6 @@ def run_superres(cfg: SuperResConfig, *, resume: bool = False) -> dict[str, dict
     save_model(record, out / "model.pt")
     write_json({"task": "pde.superres", "steps": trainer.step, "superres": metrics}, out / "metrics.json")
     return metrics
+
+
+from genforge.domains.pde import smoke_tasks  # noqa: E402, F401  (registers pde.wdno_smoke / pde.physical_smoke)

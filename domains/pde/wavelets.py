@@ -91,3 +91,31 @@ def idwt2d(coeffs: Tensor, bank: Tensor) -> Tensor:
     c = coeffs.reshape(*coeffs.shape[:-3], 2, 2, *coeffs.shape[-2:])  # [..., w, h, M, K]
     along_h = idwt1d(_permute_tail(c, (0, 3, 1, 2)), bank)          # [..., w, K, H]
     return idwt1d(_permute_tail(along_h, (2, 0, 1)), bank)          # [..., H, W]
+
+
+def dwtn(x: Tensor, bank: Tensor, ndim: int) -> Tensor:
+    """Single-level periodized DWT over the last ``ndim`` axes, subbands in ``pywt.dwtn`` key order.
+
+    Shapes:
+        x ``[..., N_1, ..., N_d]`` -> ``[..., 2^d, ceil(N_1 / 2), ..., ceil(N_d / 2)]``; subband index
+        ``sum_i b_i 2^(d - 1 - i)`` with b_i = 1 for the detail filter along axis i (so 0 = 'aa..a', 1 = 'a..ad',
+        2^d - 1 = 'dd..d', the order of ``itertools.product('ad', repeat=d)``).
+    """
+    lead = x.dim() - ndim
+    out = x.unsqueeze(lead)                                                # [..., S = 1, N_1, ..., N_d]
+    for i in range(ndim):
+        axis = lead + 1 + i
+        coeffs = dwt1d(out.movedim(axis, -1), bank)                        # [..., S, others, 2, M_i]
+        out = coeffs.movedim(-1, axis).movedim(-1, lead + 1).flatten(lead, lead + 1)
+    return out
+
+
+def idwtn(coeffs: Tensor, bank: Tensor, ndim: int) -> Tensor:
+    """Inverse of :func:`dwtn`. Shapes: ``[..., 2^d, M_1, ..., M_d]`` -> ``[..., 2 M_1, ..., 2 M_d]``."""
+    lead = coeffs.dim() - ndim - 1
+    out = coeffs
+    for i in reversed(range(ndim)):
+        axis = lead + 1 + i
+        split = out.unflatten(lead, (-1, 2)).movedim(lead + 1, -1)         # [..., S / 2, M..., 2]
+        out = idwt1d(split.movedim(axis, -1), bank).movedim(-1, axis)      # [..., S / 2, ..., N_i, ...]
+    return out.squeeze(lead)

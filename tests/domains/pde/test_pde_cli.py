@@ -125,7 +125,8 @@ RECIPES = sorted(RECIPE.parents[1].glob("*/*.yaml"))
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recipes_load(recipe: Path) -> None:
     name, cfg, _ = load_task_config(recipe)
-    assert name in ("pde.wdno", "pde.physical_diffusion", "pde.superres") and cfg.net.channel_mult[0] == 1
+    assert name in ("pde.wdno", "pde.physical_diffusion", "pde.superres", "pde.wdno_smoke", "pde.physical_smoke")
+    assert cfg.net.channel_mult[0] == 1
 
 
 def test_shipped_checkpoint_loads_with_its_record() -> None:
