@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(f"| {name} | {len(saddles)}/{len(refined)} | {_median(ran):.0f} | "
                     f"{_median([refined[i].steps for i in every]):.0f} | {_median(rmsd):.3f} | "
                     f"{_median([r.seconds for r in refined]):.1f} |")
-    command = f"python -m benchmarks.ts_refine --num {args.num} --seed {args.seed} --fmax {args.fmax}"
+    command = (f"python -m benchmarks.ts_refine --num {args.num} --seed {args.seed} --fmax {args.fmax}"
+               + ("" if list(args.starts) == list(STARTS) else f" --starts {' '.join(args.starts)}"))
     body = (f"`{command}`: {len(reactions)} RDB7 validation reactions; Sella (internal coordinates, order 1) on "
             f"GFN2-xTB, at most {args.max_steps} steps; a first-order saddle = forces < {args.fmax} eV/Å and "
             f"exactly one imaginary frequency (|ν| > 50 cm⁻¹, finite differences); {len(every)} reactions reach "
