@@ -10,20 +10,18 @@ held-out trajectories, vs trivial baselines) -> ``metrics.json``. Control is eva
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from genforge.core.atomic import write_json
-from genforge.core.config import dump_task_config, register_task
-from genforge.core.train import TrainConfig, Trainer
+from genforge.core.config import register_task
+from genforge.core.train import TrainConfig
 from genforge.datasets.smoke import SmokeConfig, cached_generate, scaled_config
-from genforge.domains.pde.model import NetConfig, PDEModel, build_unet, model_record, multiple_of, save_model
+from genforge.domains.pde.model import NetConfig, PDEModel, multiple_of
 from genforge.domains.pde.smoke_representation import make_smoke_codec, smoke_fields
 from genforge.domains.pde.smoke_sampling import simulate_smoke
-from genforge.domains.pde.tasks import _loss_fn
+from genforge.domains.pde.tasks import train_and_evaluate
 
 
 @dataclass(frozen=True)
@@ -98,22 +96,8 @@ def run_smoke(cfg: SmokeDiffusionConfig, task: str, *, resume: bool = False) -> 
     fields = smoke_data(cfg)
     codec = make_smoke_codec(cfg.codec, cfg.smoke, multiple_of(cfg.net), wavelet=cfg.wavelet)
     codec.fit_scale(*fields)
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.train.seed)
-        net = build_unet(cfg.net, codec.channels, codec.channels if cfg.conditioning == "clean" else 0, 3)
-    trainer = Trainer(net, _loss_fn(codec, cfg.conditioning), fields, cfg.train,
-                      config_dict=dump_task_config(task, cfg))
-    if trainer.fit(resume=resume) is None:
-        return {}
-    out = Path(cfg.train.out_dir)
-    record = model_record(trainer.model, codec, cfg.net, cfg.conditioning, task=task,
-                          config=dump_task_config(task, cfg), steps=trainer.step)
-    model = PDEModel(trainer.model.cpu().eval(), codec, record)
-    metrics = evaluate_smoke_simulation(model, cfg)
-    record["metrics"] = {"simulation": metrics}
-    save_model(record, out / "model.pt")
-    write_json({"task": task, "steps": trainer.step, "simulation": metrics}, out / "metrics.json")
-    return metrics
+    return train_and_evaluate(cfg, task, codec, fields, lambda model: evaluate_smoke_simulation(model, cfg),
+                              dims=3, resume=resume)
 
 
 @register_task("pde.wdno_smoke")

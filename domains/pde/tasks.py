@@ -10,9 +10,10 @@ against the fine solver and interpolation (:func:`evaluate_superres`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +39,9 @@ from genforge.domains.pde.superres import (
     superres_record,
     superres_scores,
 )
+
+if TYPE_CHECKING:
+    from genforge.domains.pde.smoke_tasks import SmokeDiffusionConfig
 
 
 @dataclass(frozen=True)
@@ -129,27 +133,36 @@ def evaluate_simulation(model: PDEModel, cfg: PDEConfig, num: int | None = None)
     }
 
 
+def train_and_evaluate(cfg: PDEConfig | SmokeDiffusionConfig, task: str, codec: Codec, fields: tuple[Tensor, ...],
+                       evaluate: Callable[[PDEModel], dict[str, dict[str, float]]], *, dims: int = 2,
+                       resume: bool = False) -> dict[str, dict[str, float]]:
+    """Train ``codec``'s diffusion U-Net (``dims``-D) on the training ``fields`` with :func:`_loss_fn`, then on
+    rank 0: evaluate the EMA model on CPU with ``evaluate``, save ``model.pt`` and write ``metrics.json`` (both
+    in ``cfg.train.out_dir``). Returns the simulation metrics ({} on other ranks)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.train.seed)
+        net = build_unet(cfg.net, codec.channels, codec.channels if cfg.conditioning == "clean" else 0, dims)
+    config = dump_task_config(task, cfg)
+    trainer = Trainer(net, _loss_fn(codec, cfg.conditioning), fields, cfg.train, config_dict=config)
+    if trainer.fit(resume=resume) is None:
+        return {}
+    record = model_record(trainer.model, codec, cfg.net, cfg.conditioning, task=task, config=config,
+                          steps=trainer.step)
+    metrics = evaluate(PDEModel(trainer.model.cpu().eval(), codec, record))
+    record["metrics"] = {"simulation": metrics}
+    out = Path(cfg.train.out_dir)
+    save_model(record, out / "model.pt")
+    write_json({"task": task, "steps": trainer.step, "simulation": metrics}, out / "metrics.json")
+    return metrics
+
+
 def run(cfg: PDEConfig, task: str, *, resume: bool = False) -> dict[str, dict[str, float]]:
     """Train, save ``model.pt``, evaluate simulation, write ``metrics.json`` (all in ``cfg.train.out_dir``)."""
     data = cached_generate(cfg.num_train, cfg.data_seed, cfg.refine)
     codec = make_codec(cfg.codec, multiple_of(cfg.net), wavelet=cfg.wavelet)
     codec.fit_scale(data["u"], data["f"])
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.train.seed)
-        net = build_unet(cfg.net, codec.channels, codec.channels if cfg.conditioning == "clean" else 0)
-    trainer = Trainer(net, _loss_fn(codec, cfg.conditioning), (data["u"], data["f"]), cfg.train,
-                      config_dict=dump_task_config(task, cfg))
-    if trainer.fit(resume=resume) is None:
-        return {}
-    out = Path(cfg.train.out_dir)
-    record = model_record(trainer.model, codec, cfg.net, cfg.conditioning, task=task,
-                          config=dump_task_config(task, cfg), steps=trainer.step)
-    model = PDEModel(trainer.model.eval(), codec, record)
-    metrics = evaluate_simulation(model, cfg)
-    record["metrics"] = {"simulation": metrics}
-    save_model(record, out / "model.pt")
-    write_json({"task": task, "steps": trainer.step, "simulation": metrics}, out / "metrics.json")
-    return metrics
+    return train_and_evaluate(cfg, task, codec, (data["u"], data["f"]),
+                              lambda model: evaluate_simulation(model, cfg), resume=resume)
 
 
 @register_task("pde.wdno")
