@@ -85,11 +85,9 @@ class EGNNForecaster(nn.Module):
         frame = sinusoidal_embedding(offsets, self.cfg.time_dim, scale=1.0)[None, :, None].expand(B, Tf, N, -1)
         per_node = torch.cat([nodes, speeds], dim=-1)[:, None].expand(B, Tf, N, -1)
         h = self.embedding(torch.cat([per_node, frame], dim=-1))
-        if self.velocity_gate is None:
-            x = constant_velocity(x_cond, Tf)
-        else:
-            scale = offsets[None, :, None, None] + self.velocity_gate(h)  # [B, Tf, N, 1], invariant
-            x = x_cond[:, -1:] + scale * (x_cond[:, -1:] - x_cond[:, -2:-1])
+        x = constant_velocity(x_cond, Tf)
+        if self.velocity_gate is not None:  # learnt invariant extra velocity scale [B, Tf, N, 1]
+            x = x + self.velocity_gate(h) * (x_cond[:, -1:] - x_cond[:, -2:-1])
         e = pair_attributes(nodes)
         for layer in self.layers:
             x, h = layer(x, h, e)
