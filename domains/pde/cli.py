@@ -6,14 +6,16 @@ Import-light: torch and the models load inside the commands.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "wdno_burgers.pt"
 SMOKE_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "wdno_smoke.pt"
 SUPERRES_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "superres_burgers.pt"
+T = TypeVar("T")
 
 STEPS_HELP = ("DDIM steps (NFE). The stored guidance strength was tuned at 25; WDNO guidance pushes once per "
               "step, so retune it (--scale) or scale it by 25 / steps for other step counts.")
@@ -25,17 +27,23 @@ simulate_app = typer.Typer(help="Generate trajectories with the repo's numerical
 pde_app.add_typer(simulate_app, name="simulate")
 
 
-def _progress(total: int, label: str):  # type: ignore[no-untyped-def]
+NumTrajectories = Annotated[int, typer.Option(help="Number of trajectories.", min=1)]
+
+
+def _solve(num: int, label: str, generate: Callable[[Callable[[int], None]], T]) -> T:
+    """Run ``generate(progress)`` (a cached data generator reporting trajectories done) under a rich bar."""
     from rich.progress import Progress
 
-    progress = Progress()
-    task = progress.add_task(label, total=total)
-    return progress, lambda done: progress.update(task, completed=done)
+    with Progress() as progress:
+        task = progress.add_task(label, total=num)
+        result = generate(lambda done: progress.update(task, completed=done))
+        progress.update(task, completed=num)
+    return result
 
 
 @simulate_app.command("burgers")
 def simulate_burgers(
-    num: Annotated[int, typer.Option(help="Number of trajectories.", min=1)] = 1000,
+    num: NumTrajectories = 1000,
     out: Annotated[Path, typer.Option(help="Output folder (gets burgers.npz).")] = Path("outputs/pde/data"),
     seed: Annotated[int, typer.Option(help="Random seed of u0 and f.")] = 0,
     refine: Annotated[int, typer.Option(help="Solver refinement: 121 * refine - 1 grid points.", min=1)] = 1,
@@ -48,17 +56,14 @@ def simulate_burgers(
     from genforge.datasets.burgers import NU, T_END, cached_generate
     from genforge.domains.pde.io import save_npz
 
-    progress, update = _progress(num, "solving Burgers")
-    with progress:
-        data = cached_generate(num, seed, refine, progress=update)
-        update(num)
+    data = _solve(num, "solving Burgers", lambda update: cached_generate(num, seed, refine, progress=update))
     path = save_npz(out / "burgers.npz", {**data, "nu": NU, "t_end": T_END, "seed": seed, "refine": refine})
     typer.echo(f"wrote {path} (u {list(data['u'].shape)}, f {list(data['f'].shape)})")
 
 
 @simulate_app.command("burgers-grid")
 def simulate_burgers_grid(
-    num: Annotated[int, typer.Option(help="Number of trajectories.", min=1)] = 16,
+    num: NumTrajectories = 16,
     out: Annotated[Path, typer.Option(help="Output folder (gets burgers_grid.npz).")] = Path("outputs/pde/grid"),
     seed: Annotated[int, typer.Option(help="Random seed of u0 and f (same problems as `simulate burgers`).")] = 1,
     frames: Annotated[int, typer.Option(help="K: cell-centred frames (a multiple of 40).", min=40)] = 80,
@@ -82,10 +87,8 @@ def simulate_burgers_grid(
         raise ConfigError(str(error), field="--frames/--points/--solver-points") from error
     if coarsen < 1 or coarsen & (coarsen - 1) or frames % coarsen or points % coarsen:
         raise ConfigError(f"must be a power of 2 dividing frames and points, got {coarsen}", field="--coarsen")
-    progress, update = _progress(num, "solving Burgers")
-    with progress:
-        u = cached_generate(num, seed, frames, points, solver_points, progress=update)
-        update(num)
+    u = _solve(num, "solving Burgers",
+               lambda update: cached_generate(num, seed, frames, points, solver_points, progress=update))
     coarse = u.view(num, frames // coarsen, coarsen, points // coarsen, coarsen).mean((2, 4))
     path = save_npz(out / "burgers_grid.npz", {"u": u, "coarse": coarse, "seed": seed, "solver_points": solver_points})
     typer.echo(f"wrote {path} (u {list(u.shape)}, coarse {list(coarse.shape)})")
@@ -93,7 +96,7 @@ def simulate_burgers_grid(
 
 @simulate_app.command("smoke")
 def simulate_smoke(
-    num: Annotated[int, typer.Option(help="Number of trajectories.", min=1)] = 64,
+    num: NumTrajectories = 64,
     out: Annotated[Path, typer.Option(help="Output folder (gets smoke.npz).")] = Path("outputs/pde/smoke"),
     seed: Annotated[int, typer.Option(help="Random seed of the initial smoke and the controls.")] = 0,
     n: Annotated[int, typer.Option(help="Cells per side (exits and source scale with it).", min=16)] = 32,
@@ -108,10 +111,7 @@ def simulate_smoke(
     from genforge.domains.pde.io import save_npz
 
     cfg = scaled_config(n, frames)
-    progress, update = _progress(num, "solving smoke")
-    with progress:
-        data = cached_generate(num, seed, cfg, progress=update)
-        update(num)
+    data = _solve(num, "solving smoke", lambda update: cached_generate(num, seed, cfg, progress=update))
     path = save_npz(out / "smoke.npz", {**data, "seed": seed, "n": n, "frames": frames})
     fraction = data["target_fraction"]
     typer.echo(f"wrote {path} (density {list(data['density'].shape)}; target-exit fraction mean "
