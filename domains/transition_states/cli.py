@@ -48,8 +48,10 @@ def generate(
     steps: Annotated[int | None, typer.Option(min=1, help="ODE steps (default: the model's).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the tsgen noise.")] = 0,
     energy: Annotated[bool, typer.Option(help="Add the GFN2-xTB energy (eV) of each TS to its frame.")] = False,
-    refine: Annotated[bool, typer.Option(help="Refine each TS to a GFN2-xTB saddle point with Sella (implies "
-                                              "--energy; reports steps and imaginary frequencies).")] = False,
+    refine: Annotated[bool, typer.Option(help="Refine each TS to a GFN2-xTB first-order saddle with Sella, "
+                                              "retrying after a relaxation with the changing bonds fixed when "
+                                              "the saddle's mode does not match the reaction (implies "
+                                              "--energy).")] = False,
     charge: Annotated[int, typer.Option(help="Total charge for --energy.")] = 0,
     multiplicity: Annotated[int, typer.Option(min=1, help="Spin multiplicity for --energy.")] = 1,
 ) -> None:
@@ -96,24 +98,24 @@ def generate(
 
 
 def _refine(pairs: list, positions: list, *, charge: int, multiplicity: int) -> tuple[list, list[float | None]]:
-    """Sella saddle refinement of every TS (failures keep the generated TS without energy)."""
-    import math
-
+    """The refinement pipeline of every TS (saddle_choice.refine_pipeline): Sella from the generated TS; where
+    that gives no first-order saddle whose imaginary mode matches the reaction, Sella again after relaxing the
+    TS with its changing bonds fixed. Without any first-order saddle the generated TS is kept, without energy."""
     from genforge.domains.transition_states.oracle import XtbOracle
-    from genforge.domains.transition_states.refine import refine_saddle
+    from genforge.domains.transition_states.saddle_choice import PIPELINE_STARTS, refine_pipeline
 
     oracle = XtbOracle()
     refined_positions, energies = [], []
-    for index, (pair, pos) in enumerate(zip(pairs, positions, strict=True)):
-        result = refine_saddle(pair.species, pos, oracle, charge=charge, multiplicity=multiplicity)
-        ok = math.isfinite(result.energy)
-        refined_positions.append(result.positions if ok else pos)
-        energies.append(result.energy if ok else None)
-        status = ("first-order saddle" if result.first_order_saddle else
-                  f"{'converged' if result.converged else 'not converged'}, {result.imaginary} imaginary "
-                  "frequencies" if ok else "xTB failed; generated TS kept")
+    for index, pair in enumerate(pairs):
+        search = refine_pipeline(pair.species, positions[index], pair.reactant, pair.product, oracle,
+                                 charge=charge, multiplicity=multiplicity)
+        refined_positions.append(search.positions)
+        energies.append(search.chosen.energy if search.chosen is not None else None)
+        steps = " + ".join(str(max(result.steps, 0)) for result in search.tried)
+        status = (f"first-order saddle from the {PIPELINE_STARTS[search.guess_index]}" if search.chosen is not None
+                  else "no first-order saddle; generated TS kept")
         label = f"TS {index + 1}" + (f" ({pair.name})" if pair.name else "")
-        typer.echo(f"{label}: {status} after {max(result.steps, 0)} Sella steps", err=True)
+        typer.echo(f"{label}: {status} after {steps} Sella steps", err=True)
     return refined_positions, energies
 
 
