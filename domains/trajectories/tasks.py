@@ -55,7 +55,8 @@ class TrajConfig:
         num_val: held-out systems (nbody).
         data_seed: simulation seed (held-out data use the next seed / the last MD run).
         molecule: MD molecule name or SMILES.
-        md_runs: MD runs (the last is held out).
+        md_runs: MD runs (the last ``md_heldout_runs`` are held out).
+        md_heldout_runs: MD runs held out for evaluation (their windows, every ``eval_stride`` frames).
         mode: ``forecast`` (condition on ``cond_frames``) or ``generate`` (whole windows; GeoTDM and the
             transformer).
         cond_frames: observed frames Tc.
@@ -86,6 +87,7 @@ class TrajConfig:
     data_seed: int = 43
     molecule: str = "ethanol"
     md_runs: int = 4
+    md_heldout_runs: int = 1
     mode: Literal["forecast", "generate"] = "forecast"
     cond_frames: int = 10
     future_frames: int = 20
@@ -114,7 +116,7 @@ def load_sets(cfg: TrajConfig) -> tuple[TrajectorySet, TrajectorySet]:
     """(train, held-out) trajectory sets of the recipe."""
     if cfg.dataset == "nbody":
         return nbody_sets(cfg.num_train, cfg.num_val, cfg.data_seed)
-    return md_sets(cfg.molecule, cfg.md_runs, cfg.data_seed)
+    return md_sets(cfg.molecule, cfg.md_runs, cfg.data_seed, cfg.md_heldout_runs)
 
 
 def build_model(kind: str, cfg: TrajConfig, node_dim: int) -> nn.Module:
