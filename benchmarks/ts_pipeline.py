@@ -294,27 +294,25 @@ def _pipeline(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    refine = commands.add_parser("refine", help="refine one or more kinds of start, cached per reaction")
-    refine.add_argument("--split", choices=("train", "val"), default="val")
-    refine.add_argument("--num", type=int, default=1073, help="reactions (seeded subset of the split)")
-    refine.add_argument("--seed", type=int, default=2, help="seed of the subset")
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--split", choices=("train", "val"), default="val")
+    shared.add_argument("--num", type=int, default=1073, help="reactions (seeded subset of the split)")
+    shared.add_argument("--seed", type=int, default=2, help="seed of the subset")
+    shared.add_argument("--fmax", type=float, default=0.01, help="force threshold (eV/Å)")
+    shared.add_argument("--max-steps", type=int, default=300, help="Sella step limit")
+    shared.add_argument("--data-root", default=None, help="RDB7 folder (default $GENFORGE_DATA/rdb7)")
+    refine = commands.add_parser("refine", parents=[shared],
+                                 help="refine one or more kinds of start, cached per reaction")
     refine.add_argument("--start", nargs="+", default=["reactot"], help="reactot, tsgen, tsgen@<seed>, reference")
-    refine.add_argument("--fmax", type=float, default=0.01, help="force threshold (eV/Å)")
-    refine.add_argument("--max-steps", type=int, default=300, help="Sella step limit")
     refine.add_argument("--range", default=None, help="only reactions first:last (indices in the subset)")
     refine.add_argument("--only", default=None, help="only these comma-separated indices in the subset")
     refine.add_argument("--part", default="", help="write to the cache part <part> (parallel workers)")
-    refine.add_argument("--data-root", default=None, help="RDB7 folder (default $GENFORGE_DATA/rdb7)")
-    pipeline = commands.add_parser("pipeline", help="the reference-free retry pipeline, cached; --score to score")
-    pipeline.add_argument("--split", choices=("train", "val"), default="val")
-    pipeline.add_argument("--num", type=int, default=1073, help="reactions (seeded subset of the split)")
-    pipeline.add_argument("--seed", type=int, default=2, help="seed of the subset")
+    pipeline = commands.add_parser("pipeline", parents=[shared],
+                                   help="the reference-free retry pipeline, cached; --score to score")
     pipeline.add_argument("--starts", nargs="+", default=["reactot", "reactot-relaxed"],
                           help="guesses, tried in order (default: the pipeline of `genforge ts generate --refine`)")
     pipeline.add_argument("--min-overlap", type=float, default=SaddleRule().min_overlap,
                           help="reaction-mode overlap a saddle needs to be kept without trying the next guess")
-    pipeline.add_argument("--fmax", type=float, default=0.01, help="force threshold (eV/Å)")
-    pipeline.add_argument("--max-steps", type=int, default=300, help="Sella step limit")
     pipeline.add_argument("--range", default=None, help="only reactions first:last (indices in the subset)")
     pipeline.add_argument("--part", default="", help="write new refinements to the cache part <part>")
     pipeline.add_argument("--cached-only", action="store_true",
@@ -322,16 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     pipeline.add_argument("--score", action="store_true",
                           help="score all reactions (and publish the table for --split val)")
     pipeline.add_argument("--write-readme", action="store_true", help="also put the table in the domain README")
-    pipeline.add_argument("--data-root", default=None, help="RDB7 folder (default $GENFORGE_DATA/rdb7)")
-    diagnose = commands.add_parser("diagnose", help="classify the plain pipeline's misses (cached results only)")
-    diagnose.add_argument("--split", choices=("train", "val"), default="val")
-    diagnose.add_argument("--num", type=int, default=1073, help="reactions (seeded subset of the split)")
-    diagnose.add_argument("--seed", type=int, default=2, help="seed of the subset")
+    diagnose = commands.add_parser("diagnose", parents=[shared],
+                                   help="classify the plain pipeline's misses (cached results only)")
     diagnose.add_argument("--threshold", type=float, default=0.15, help="RMSD counted as a miss (Å)")
     diagnose.add_argument("--min-overlap", type=float, default=SaddleRule().min_overlap)
-    diagnose.add_argument("--fmax", type=float, default=0.01)
-    diagnose.add_argument("--max-steps", type=int, default=300)
-    diagnose.add_argument("--data-root", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "diagnose":
