@@ -1,10 +1,11 @@
 """Trajectory forecasting: GeoTDM vs EGNN regression, transformer diffusion and constant velocity.
 
-``python -m benchmarks.traj_nbody`` (``--dataset md`` for the MD molecule) trains every missing run of the cpu recipes
-(``configs/trajectories/cpu/{geotdm,egnn,transformer}_<dataset>.yaml``; a run whose ``metrics.json`` exists
-is reused, ``--retrain`` forces it), collects their held-out metrics into one markdown table (ADE / FDE of
-one sample, min-ADE / min-FDE over K = 5, training steps), prints it, appends it to
-benchmarks/RESULTS.md and, with ``--write-readme``, replaces the table in domains/trajectories/README.md.
+``python -m benchmarks.traj_nbody`` (``--dataset md`` for the Langevin MD molecule, ``md_nve`` for its
+constant-energy runs) trains every missing run of the cpu recipes
+(``configs/trajectories/cpu/{geotdm,egnn,transformer}_<dataset>.yaml``; a run whose ``metrics.json`` exists is
+reused, ``--retrain`` forces it), collects their held-out metrics into one markdown table (ADE / FDE of one sample,
+min-ADE / min-FDE over K = 5, training steps), prints it, appends it to benchmarks/RESULTS.md and, with
+``--write-readme``, replaces the table in domains/trajectories/README.md.
 """
 
 from __future__ import annotations
@@ -51,16 +52,17 @@ def trivial_baselines(dataset: str) -> dict[str, dict[str, float]]:
     windows, _ = eval_windows(held_out, cfg.cond_frames + cfg.future_frames, cfg.eval_stride, cfg.eval_systems)
     x_cond, target = windows[:, :cfg.cond_frames], windows[:, cfg.cond_frames:]
     static = x_cond[:, -1:].expand_as(target)
-    weights = fit_linear_extrapolation(train.pos, cfg.cond_frames, cfg.future_frames, per_particle=dataset == "md")
+    molecular = dataset.startswith("md")
+    weights = fit_linear_extrapolation(train.pos, cfg.cond_frames, cfg.future_frames, per_particle=molecular)
     return {"constant velocity": forecast_metrics(constant_velocity(x_cond, cfg.future_frames)[:, None], target),
             "last frame repeated": forecast_metrics(static[:, None], target),
-            f"linear extrapolation (least squares on the training windows{', per atom' if dataset == 'md' else ''})":
+            f"linear extrapolation (least squares on the training windows{', per atom' if molecular else ''})":
                 forecast_metrics(linear_extrapolation(x_cond, weights)[:, None], target)}
 
 
 def table(dataset: str, results: dict[str, dict]) -> str:
     """Markdown table of the trivial baselines and the trained runs."""
-    unit = "Angstrom" if dataset == "md" else "simulation units"
+    unit = "Angstrom" if dataset.startswith("md") else "simulation units"
     lines = [f"Held-out {dataset} windows, 10 observed -> 20 forecast frames; errors in {unit}; K = 5 samples "
              "for min-ADE / min-FDE (deterministic models: min = single).", "",
              "| model | ADE | FDE | min-ADE | min-FDE | train steps (batch 32) |",
@@ -84,7 +86,7 @@ def table(dataset: str, results: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=("nbody", "md"), default="nbody")
+    parser.add_argument("--dataset", choices=("nbody", "md", "md_nve"), default="nbody")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--write-readme", action="store_true")

@@ -1,9 +1,12 @@
 """Molecular-dynamics trajectories of a small molecule on GFN2-xTB (tblite), as MD17-style forecasting data.
 
 Each run starts from an RDKit ETKDG conformer (MMFF-relaxed, seed = run seed), draws Maxwell-Boltzmann
-velocities at ``temperature`` and integrates Langevin dynamics (ASE) on the GFN2-xTB potential; every
-``sample_every``-th step is saved. Runs are independent (different conformer and velocity seeds), so a
-split by run is a clean train / held-out split. Positions in Angstrom, energies in eV, time step in fs.
+velocities at ``temperature``, runs ``equilibration_steps`` of Langevin dynamics (ASE) on the GFN2-xTB potential
+(not saved), then integrates the saved part either with the same Langevin thermostat (``ensemble="langevin"``)
+or with velocity Verlet at constant energy (``ensemble="nve"``, deterministic given the state, like MD17's
+trajectories once thermalised); every ``sample_every``-th step is saved. Runs are independent (different
+conformer and velocity seeds), so a split by run is a clean train / held-out split. Positions in Angstrom,
+energies in eV, time step in fs.
 
 Results are cached in ``~/.cache/genforge/md`` under the hash of all parameters.
 """
@@ -11,6 +14,7 @@ Results are cached in ``~/.cache/genforge/md`` under the hash of all parameters.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,7 +25,7 @@ from genforge.core.errors import DataError
 from genforge.datasets.simulation_cache import cached_simulation
 
 MOLECULES = {"ethanol": "CCO", "malonaldehyde": "O=CCC=O", "aspirin": "CC(=O)Oc1ccccc1C(=O)O"}
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,11 @@ class MDConfig:
         temperature: Langevin bath and initial-velocity temperature (K).
         timestep: integration step (fs).
         friction: Langevin friction (1/fs).
-        steps: integration steps per run.
+        steps: integration steps per run (saved part).
         sample_every: steps between saved frames.
+        ensemble: ``langevin`` (thermostatted, stochastic) or ``nve`` (velocity Verlet, energy conserved) for
+            the saved part.
+        equilibration_steps: Langevin steps at ``temperature`` before the saved part (not saved).
     """
 
     molecule: str = "ethanol"
@@ -43,15 +50,18 @@ class MDConfig:
     friction: float = 0.01
     steps: int = 2000
     sample_every: int = 10
+    ensemble: Literal["langevin", "nve"] = "langevin"
+    equilibration_steps: int = 0
 
 
 @dataclass(frozen=True)
 class MDData:
     """Saved frames of several runs: ``pos [R, T, N, 3]`` (Angstrom), ``energy [R, T]`` (eV, potential),
-    ``species [N]`` (atomic numbers)."""
+    ``kinetic [R, T]`` (eV), ``species [N]`` (atomic numbers)."""
 
     pos: Tensor
     energy: Tensor
+    kinetic: Tensor
     species: Tensor
 
 
@@ -84,12 +94,13 @@ def xtb_calculator():  # type: ignore[no-untyped-def]
 
 
 def run_md(cfg: MDConfig, seed: int, progress: Progress | None = None, task: int | None = None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One Langevin run: (numbers ``[N]``, positions ``[T, N, 3]``, potential energies ``[T]``)."""
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One run: (numbers ``[N]``, saved positions ``[T, N, 3]``, potential and kinetic energies ``[T]``, eV)."""
     from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.verlet import VelocityVerlet
 
     numbers, positions = start_geometry(cfg.molecule, seed)
     atoms = Atoms(numbers=numbers, positions=positions)
@@ -99,25 +110,31 @@ def run_md(cfg: MDConfig, seed: int, progress: Progress | None = None, task: int
     MaxwellBoltzmannDistribution(atoms, temperature_K=cfg.temperature, rng=rng)
     Stationary(atoms)
     ZeroRotation(atoms)
-    dynamics = Langevin(atoms, cfg.timestep * units.fs, temperature_K=cfg.temperature,
-                        friction=cfg.friction / units.fs, rng=rng, fixcm=False)
-    frames, energies = [], []
+    thermostat = Langevin(atoms, cfg.timestep * units.fs, temperature_K=cfg.temperature,
+                          friction=cfg.friction / units.fs, rng=rng, fixcm=False)
+    if cfg.equilibration_steps:
+        thermostat.run(cfg.equilibration_steps)
+    dynamics = thermostat if cfg.ensemble == "langevin" else VelocityVerlet(atoms, cfg.timestep * units.fs)
+    frames, energies, kinetic = [], [], []
 
     def record() -> None:
         frames.append(atoms.get_positions().copy())
         energies.append(atoms.get_potential_energy())
+        kinetic.append(atoms.get_kinetic_energy())
         if progress is not None and task is not None:
             progress.advance(task, cfg.sample_every)
 
     dynamics.attach(record, interval=cfg.sample_every)
     dynamics.run(cfg.steps)
-    return numbers, np.stack(frames[1:]), np.array(energies[1:])
+    return numbers, np.stack(frames[1:]), np.array(energies[1:]), np.array(kinetic[1:])
 
 
 def simulate_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_progress: bool = True) -> MDData:
     """``num_runs`` independent runs with seeds ``seed, seed + 1, ...``."""
     if num_runs < 1:
         raise DataError(f"must be >= 1, got {num_runs}", field="num_runs")
+    if cfg.ensemble not in ("langevin", "nve"):
+        raise DataError(f"must be 'langevin' or 'nve', got {cfg.ensemble!r}", field="ensemble")
     runs = []
     with Progress(disable=not show_progress, transient=True) as progress:
         task = progress.add_task(f"xTB MD of {cfg.molecule} ({num_runs} runs)", total=num_runs * cfg.steps)
@@ -125,8 +142,8 @@ def simulate_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_pr
             runs.append(run_md(cfg, seed + run, progress, task))
     numbers = runs[0][0]
     pos = torch.tensor(np.stack([r[1] for r in runs]), dtype=torch.float32)
-    energy = torch.tensor(np.stack([r[2] for r in runs]), dtype=torch.float64)
-    return MDData(pos, energy, torch.tensor(numbers, dtype=torch.long))
+    energy, kinetic = (torch.tensor(np.stack([r[k] for r in runs]), dtype=torch.float64) for k in (2, 3))
+    return MDData(pos, energy, kinetic, torch.tensor(numbers, dtype=torch.long))
 
 
 def load_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_progress: bool = True) -> MDData:
@@ -134,4 +151,4 @@ def load_md(num_runs: int, seed: int, cfg: MDConfig = MDConfig(), *, show_progre
     key = {"format": _CACHE_FORMAT, "runs": num_runs, "seed": seed, **asdict(cfg)}
     payload = cached_simulation("md", cfg.molecule, key,
                                 lambda: vars(simulate_md(num_runs, seed, cfg, show_progress=show_progress)))
-    return MDData(payload["pos"], payload["energy"], payload["species"])
+    return MDData(payload["pos"], payload["energy"], payload["kinetic"], payload["species"])

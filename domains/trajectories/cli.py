@@ -6,7 +6,7 @@ Import-light: torch and the models load inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -56,14 +56,20 @@ def simulate_md(
     molecule: Annotated[str, typer.Option(help="ethanol, malonaldehyde, aspirin or a SMILES.")] = "ethanol",
     steps: Annotated[int, typer.Option(help="Integration steps per run (0.5 fs).")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the first run (conformer and velocities).")] = 0,
+    ensemble: Annotated[str, typer.Option(
+        help="langevin (500 K thermostat while saving) or nve (velocity Verlet after the equilibration).")
+    ] = "langevin",
+    equilibration: Annotated[int, typer.Option(help="Langevin steps (0.5 fs) before the saved part.")] = 0,
 ) -> None:
-    """xTB (GFN2, tblite) Langevin MD at 500 K from RDKit conformers, a frame every 10 steps.
+    """xTB (GFN2, tblite) MD at 500 K from RDKit conformers, a frame every 10 steps.
 
-    Example: genforge traj simulate md --num 2 --molecule ethanol --out data/md
+    Example: genforge traj simulate md --num 2 --molecule ethanol --ensemble nve --equilibration 1000 --out data/md
     """
     from genforge.datasets.md_trajectories import MDConfig, load_md
 
-    data = load_md(num, seed, MDConfig(molecule=molecule, steps=steps))
+    md = MDConfig(molecule=molecule, steps=steps, ensemble=cast(Literal["langevin", "nve"], ensemble),
+                  equilibration_steps=equilibration)
+    data = load_md(num, seed, md)
     _write_all(out, data.pos, data.species, None)
     typer.echo(f"wrote {num} trajectories of {data.pos.shape[1]} frames to {out}")
 

@@ -6,19 +6,24 @@ start; deterministic in the trainer's data generator); evaluation uses fixed win
 
 * ``nbody``: charged 5-body systems (datasets.nbody); train and held-out systems are simulated with
   different seeds; features are the charges (F = 1); held-out windows start at frame 0.
-* ``md``: xTB Langevin runs of one molecule (datasets.md_trajectories); the last ``md_heldout_runs`` runs are held
-  out; features are one-hot elements; held-out windows start every ``eval_stride`` frames of the held-out runs.
+* ``md``: xTB MD runs (Langevin or NVE) of one molecule (datasets.md_trajectories); the last ``md_heldout_runs``
+  runs are held out; features are one-hot elements; held-out windows start every ``eval_stride`` frames of the
+  held-out runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from genforge.core.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from genforge.datasets.md_trajectories import MDConfig
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,17 @@ def nbody_sets(num_train: int, num_val: int, seed: int) -> tuple[TrajectorySet, 
     return make(num_train, seed), make(num_val, seed + 1)
 
 
-def md_sets(molecule: str, num_runs: int, seed: int, heldout_runs: int = 1) -> tuple[TrajectorySet, TrajectorySet]:
-    """(train, held-out) MD sets: runs ``0 .. num_runs - heldout_runs - 1`` and the last ``heldout_runs``."""
-    from genforge.datasets.md_trajectories import MDConfig, load_md
+def md_sets(md: MDConfig, num_runs: int, seed: int, heldout_runs: int = 1) -> tuple[TrajectorySet, TrajectorySet]:
+    """(train, held-out) MD sets of the runs ``md`` describes: runs ``0 .. num_runs - heldout_runs - 1`` and the
+    last ``heldout_runs``."""
+    from genforge.datasets.md_trajectories import load_md
 
     if heldout_runs < 1:
         raise ConfigError(f"must be >= 1, got {heldout_runs}", field="md_heldout_runs")
     if num_runs <= heldout_runs:
         raise ConfigError(f"must exceed md_heldout_runs = {heldout_runs} (the last runs are held out), got {num_runs}",
                           field="md_runs")
-    data = load_md(num_runs, seed, MDConfig(molecule=molecule))
+    data = load_md(num_runs, seed, md)
     features = one_hot_species(data.species)
 
     def make(pos: Tensor) -> TrajectorySet:

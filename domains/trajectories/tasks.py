@@ -57,6 +57,9 @@ class TrajConfig:
         molecule: MD molecule name or SMILES.
         md_runs: MD runs (the last ``md_heldout_runs`` are held out).
         md_heldout_runs: MD runs held out for evaluation (their windows, every ``eval_stride`` frames).
+        md_ensemble: ``langevin`` (500 K thermostat throughout, stochastic) or ``nve`` (velocity Verlet after the
+            Langevin equilibration: deterministic given the state, like MD17).
+        md_equilibration_steps: Langevin steps (0.5 fs) before the saved part of each MD run.
         mode: ``forecast`` (condition on ``cond_frames``) or ``generate`` (whole windows; GeoTDM and the
             transformer).
         cond_frames: observed frames Tc.
@@ -88,6 +91,8 @@ class TrajConfig:
     molecule: str = "ethanol"
     md_runs: int = 4
     md_heldout_runs: int = 1
+    md_ensemble: Literal["langevin", "nve"] = "langevin"
+    md_equilibration_steps: int = 0
     mode: Literal["forecast", "generate"] = "forecast"
     cond_frames: int = 10
     future_frames: int = 20
@@ -116,7 +121,10 @@ def load_sets(cfg: TrajConfig) -> tuple[TrajectorySet, TrajectorySet]:
     """(train, held-out) trajectory sets of the recipe."""
     if cfg.dataset == "nbody":
         return nbody_sets(cfg.num_train, cfg.num_val, cfg.data_seed)
-    return md_sets(cfg.molecule, cfg.md_runs, cfg.data_seed, cfg.md_heldout_runs)
+    from genforge.datasets.md_trajectories import MDConfig
+
+    md = MDConfig(molecule=cfg.molecule, ensemble=cfg.md_ensemble, equilibration_steps=cfg.md_equilibration_steps)
+    return md_sets(md, cfg.md_runs, cfg.data_seed, cfg.md_heldout_runs)
 
 
 def build_model(kind: str, cfg: TrajConfig, node_dim: int) -> nn.Module:
